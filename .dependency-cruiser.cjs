@@ -1,0 +1,52 @@
+/**
+ * Layer rules (DESIGN.md §5, CONVENTIONS.md §1): imports point down only,
+ * core → schema, store → engine → auth → api → cli.
+ */
+const layer = (name, mayImport) => ({
+  name: `${name}-imports-down-only`,
+  severity: "error",
+  comment: `src/${name}/ may import only ${mayImport.join(", ") || "nothing else in src/"}`,
+  from: { path: `^src/${name}/` },
+  to: {
+    path: "^src/",
+    pathNot: [`^src/${name}/`, ...mayImport.map((l) => `^src/${l}/`)],
+  },
+});
+
+module.exports = {
+  forbidden: [
+    layer("core", []),
+    layer("schema", ["core"]),
+    layer("store", ["core", "schema"]),
+    layer("engine", ["core", "schema", "store"]),
+    layer("auth", ["core", "schema", "store", "engine"]),
+    layer("api", ["core", "schema", "store", "engine", "auth", "gen"]),
+    layer("sdk", ["core", "gen"]),
+    {
+      name: "grpc-only-in-api",
+      severity: "error",
+      comment: "only src/api/ and src/sdk/ speak gRPC",
+      from: { path: "^src/", pathNot: "^src/(api|sdk|gen)/" },
+      to: { path: "node_modules/@grpc/" },
+    },
+    {
+      name: "jose-only-in-auth",
+      severity: "error",
+      from: { path: "^src/", pathNot: "^src/auth/" },
+      to: { path: "node_modules/jose/" },
+    },
+    {
+      name: "no-circular",
+      severity: "error",
+      from: {},
+      to: { circular: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    exclude: { path: "\\.test\\.ts$" },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.json" },
+    enhancedResolveOptions: { extensions: [".ts", ".js"] },
+  },
+};

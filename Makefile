@@ -1,0 +1,51 @@
+# Trellis — every entry point people and CI share. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+NODE_MODULES_STAMP := node_modules/.install-stamp
+BUILD_STAMP := dist/.build-stamp
+TS_SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
+
+.PHONY: help install build gen lint format test fuzz serve bench clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(NODE_MODULES_STAMP): package.json package-lock.json
+	@if [ -n "$$CI" ]; then npm ci; else npm install; fi
+	@touch $@
+
+install: $(NODE_MODULES_STAMP) ## install dependencies from the lockfile (npm ci under CI)
+
+$(BUILD_STAMP): $(NODE_MODULES_STAMP) $(TS_SOURCES) tsconfig.json tsconfig.build.json
+	@rm -rf dist
+	npx tsc -p tsconfig.build.json
+	@touch $@
+
+build: $(BUILD_STAMP) ## compile TypeScript into dist/
+
+gen: install ## regenerate src/gen/ from proto/ (buf + ts-proto)
+	@if ls proto/trellis/v1/*.proto >/dev/null 2>&1; then npx buf generate; else echo "no .proto files yet"; fi
+
+lint: install ## biome, strict type-check, layer rules
+	npx biome check .
+	npx tsc -p tsconfig.json --noEmit
+	npx depcruise src --config .dependency-cruiser.cjs
+
+format: install ## rewrite sources in the canonical format
+	npx biome check --write .
+
+test: build lint ## install, build, lint, run every test
+	npx vitest run
+
+fuzz: build ## the property tests with many more runs
+	TRELLIS_FUZZ_RUNS=20000 npx vitest run
+
+serve: build ## start Trellis on the embedded SQLite default with the docs preset
+	./bin/trellis serve --insecure-dev --datastore sqlite:./data/trellis.db --preset docs
+
+bench: build ## run the benchmarks in bench/
+	npx vitest bench --run
+
+clean: ## remove build output
+	rm -rf dist

@@ -1,0 +1,21 @@
+/** The `trellis` command line: builds the commander program with every subcommand. */
+import { Command } from "commander";
+import { type Output, registerSchemaCommands } from "./schema-command.js";
+import { registerValidateCommand } from "./validate-command.js";
+
+export const processOutput: Output = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+export function buildProgram(io: Output = processOutput): Command {
+  const program = new Command("trellis")
+    .description(
+      "Trellis: relationship-based authorization (Zanzibar-style, SpiceDB schema language)",
+    )
+    .version("0.1.0")
+    .showHelpAfterError();
+  registerSchemaCommands(program, io);
+  registerValidateCommand(program, io);
+  return program;
+}

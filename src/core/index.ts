@@ -1,0 +1,10 @@
+/**
+ * `core/` owns the vocabulary every layer shares — objects, subjects, relationships and their
+ * string forms, revisions, zookie and consistency types, the clock, and the error type with
+ * gRPC-named codes. It does no I/O and imports nothing from other layers.
+ */
+export * from "./clock.js";
+export * from "./errors.js";
+export * from "./names.js";
+export * from "./relationship.js";
+export * from "./revision.js";

@@ -1,0 +1,145 @@
+import fc from "fast-check";
+import { describe, expect, test } from "vitest";
+import { fuzzRuns } from "../../test/support/schema-arbitraries.js";
+import {
+  formatRelationship,
+  parseRelationship,
+  parseSubjectRef,
+  type Relationship,
+  relationshipKey,
+} from "./relationship.js";
+
+describe("relationship string form", () => {
+  test.each([
+    [
+      "document:1#viewer@user:alice",
+      {
+        resource: { type: "document", id: "1" },
+        relation: "viewer",
+        subject: { type: "user", id: "alice" },
+      },
+    ],
+    [
+      "document:1#viewer@group:eng#member",
+      { subject: { type: "group", id: "eng", relation: "member" } },
+    ],
+    ["document:1#viewer@user:*", { subject: { type: "user", id: "*" } }],
+    ["document:1#viewer@user:alice#...", { subject: { type: "user", id: "alice" } }],
+    [
+      "acme/docs/doc:a/b|c=d+e@f.g:h#owner@acme/user:j@x.com",
+      {
+        resource: { type: "acme/docs/doc", id: "a/b|c=d+e@f.g:h" },
+        subject: { type: "acme/user", id: "j@x.com" },
+      },
+    ],
+    [
+      'document:1#viewer@user:bob[ip_allowed:{"cidr":"10.0.0.0/8","n":{"x":[1,"]"]}}]',
+      { caveat: { name: "ip_allowed", context: { cidr: "10.0.0.0/8", n: { x: [1, "]"] } } } },
+    ],
+    ["document:1#viewer@user:bob[ip_allowed]", { caveat: { name: "ip_allowed" } }],
+    [
+      "document:1#viewer@user:carol[expiration:2030-01-01T00:00:00Z]",
+      { expiration: new Date("2030-01-01T00:00:00Z") },
+    ],
+    [
+      'document:1#viewer@user:carol[cav:{"a":1}][expiration:2030-01-01T00:00:00.5+02:00]',
+      {
+        caveat: { name: "cav", context: { a: 1 } },
+        expiration: new Date("2029-12-31T22:00:00.500Z"),
+      },
+    ],
+  ])("parses %s", (text, expected) => {
+    expect(parseRelationship(text)).toMatchObject(expected);
+  });
+
+  test.each([
+    ["document:1viewer@user:a", "relationship"],
+    ["document:1#viewer", "relationship"],
+    ["document#viewer@user:a", "relationship.resource"],
+    ["Document:1#viewer@user:a", "relationship.resource.type"],
+    ["document:1#Viewer@user:a", "relationship.relation"],
+    ["document:#viewer@user:a", "relationship.resource.id"],
+    ["document:a b#viewer@user:a", "relationship.resource.id"],
+    ["document:*#viewer@user:a", "relationship.resource.id"],
+    ["document:1#viewer@user:*#member", "relationship.subject.relation"],
+    ["document:1#viewer@user:a[cav:{bad json}]", "relationship"],
+    ["document:1#viewer@user:a[cav:[1,2]]", "relationship"],
+    ["document:1#viewer@user:a[expiration:tomorrow]", "relationship"],
+    ["document:1#viewer@user:a[expiration:2030-01-01T00:00:00Z][cav]", "relationship"],
+    ["document:1#viewer@user:a[cav]x", "relationship"],
+    [`document:${"x".repeat(1025)}#viewer@user:a`, "relationship.resource.id"],
+  ])("refuses %s with INVALID_ARGUMENT on %s", (text, field) => {
+    expect(() => parseRelationship(text)).toThrow(
+      expect.objectContaining({ code: "INVALID_ARGUMENT", field: expect.stringContaining(field) }),
+    );
+  });
+
+  test("prints expiration without a fraction when it has whole seconds", () => {
+    const rel = parseRelationship("document:1#viewer@user:carol[expiration:2030-01-01T00:00:00Z]");
+    expect(formatRelationship(rel)).toBe(
+      "document:1#viewer@user:carol[expiration:2030-01-01T00:00:00Z]",
+    );
+  });
+
+  test("the key ignores caveat and expiration", () => {
+    expect(relationshipKey(parseRelationship('doc:1#viewer@user:a[cav:{"x":1}]'))).toBe(
+      relationshipKey(parseRelationship("doc:1#viewer@user:a")),
+    );
+  });
+
+  test("a subject with #... is the object itself", () => {
+    expect(parseSubjectRef("user:a#...")).toEqual({ type: "user", id: "a" });
+  });
+});
+
+const name = fc.stringMatching(/^[a-z][a-z0-9_]{1,6}[a-z0-9]$/);
+const typeName = fc.array(name, { minLength: 1, maxLength: 3 }).map((p) => p.join("/"));
+const id = fc.stringMatching(/^[A-Za-z0-9/_|\-=+@.:]{1,20}$/);
+const jsonValue = fc.jsonValue({ maxDepth: 2 });
+const relationship: fc.Arbitrary<Relationship> = fc
+  .record({
+    resourceType: typeName,
+    resourceId: id,
+    relation: name,
+    subjectType: typeName,
+    subjectId: fc.oneof(id, fc.constant("*")),
+    subjectRelation: fc.option(name, { nil: undefined }),
+    caveat: fc.option(
+      fc.record({
+        name: typeName,
+        context: fc.option(fc.dictionary(name, jsonValue, { maxKeys: 3 }), { nil: undefined }),
+      }),
+      { nil: undefined },
+    ),
+    expiration: fc.option(
+      fc.integer({ min: 0, max: 4_000_000_000_000 }).map((ms) => new Date(ms)),
+      { nil: undefined },
+    ),
+  })
+  .map((r) => ({
+    resource: { type: r.resourceType, id: r.resourceId },
+    relation: r.relation,
+    subject:
+      r.subjectRelation === undefined || r.subjectId === "*"
+        ? { type: r.subjectType, id: r.subjectId }
+        : { type: r.subjectType, id: r.subjectId, relation: r.subjectRelation },
+    ...(r.caveat !== undefined
+      ? {
+          caveat:
+            r.caveat.context === undefined || Object.keys(r.caveat.context).length === 0
+              ? { name: r.caveat.name }
+              : { name: r.caveat.name, context: r.caveat.context },
+        }
+      : {}),
+    ...(r.expiration !== undefined ? { expiration: r.expiration } : {}),
+  }));
+
+test("formatting then parsing any valid relationship gives it back", () => {
+  fc.assert(
+    fc.property(relationship, (rel) => {
+      const back = parseRelationship(formatRelationship(rel));
+      expect(JSON.parse(JSON.stringify(back))).toEqual(JSON.parse(JSON.stringify(rel)));
+    }),
+    { numRuns: fuzzRuns(500) },
+  );
+});

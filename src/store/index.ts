@@ -1,0 +1,5 @@
+/**
+ * `store/` owns persistence: the `Datastore` interface, its SQLite and PostgreSQL engines and
+ * the conformance suite both must pass. It imports only `core/` and `schema/`.
+ */
+export {};

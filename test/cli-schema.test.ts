@@ -1,0 +1,97 @@
+// The `trellis schema` commands, run as a user runs them: the built executable in a child
+// process (`make test` builds before testing).
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, test } from "vitest";
+
+const root = join(import.meta.dirname, "..");
+const bin = join(root, "bin", "trellis");
+const run = promisify(execFile);
+
+async function trellis(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { cwd: root });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+let dir: string;
+beforeAll(() => {
+  if (!existsSync(join(root, "dist", "cli", "main.js"))) {
+    throw new Error("dist/ is missing: run `make build` (make test does) before this test");
+  }
+  dir = mkdtempSync(join(tmpdir(), "trellis-cli-"));
+});
+
+describe("trellis schema", () => {
+  test("validate exits 0 and says ok for a valid schema", async () => {
+    const file = join(dir, "ok.zed");
+    writeFileSync(file, "definition user {}\ndefinition doc { relation owner: user }\n");
+    const r = await trellis("schema", "validate", file);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`${file}: ok`);
+  });
+
+  test("validate exits 1 and prints FILE:line:col for each error", async () => {
+    const file = join(dir, "bad.zed");
+    writeFileSync(
+      file,
+      "definition user {}\ndefinition doc {\n  relation owner: usr\n  relation x: nada\n}\n",
+    );
+    const r = await trellis("schema", "validate", file);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(new RegExp(`^${escapeRegExp(file)}:3:19: `));
+    expect(lines[1]).toMatch(new RegExp(`^${escapeRegExp(file)}:4:15: `));
+  });
+
+  test("validate exits 1 for a file that cannot be read", async () => {
+    const r = await trellis("schema", "validate", join(dir, "missing.zed"));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("ENOENT");
+  });
+
+  test("format prints the canonical form", async () => {
+    const file = join(dir, "messy.zed");
+    writeFileSync(
+      file,
+      "definition   user{}\ndefinition doc{relation owner:user|user:*\npermission view=(owner)+nil}",
+    );
+    const r = await trellis("schema", "format", file);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      "definition user {}\n\ndefinition doc {\n\trelation owner: user | user:*\n\tpermission view = owner + nil\n}\n",
+    );
+  });
+
+  test("format --check fails on unformatted input and --write fixes it", async () => {
+    const file = join(dir, "fixme.zed");
+    writeFileSync(file, "definition user {   }\n");
+    expect((await trellis("schema", "format", "--check", file)).code).toBe(1);
+    expect((await trellis("schema", "format", "--write", file)).code).toBe(0);
+    expect(readFileSync(file, "utf8")).toBe("definition user {}\n");
+    expect((await trellis("schema", "format", "--check", file)).code).toBe(0);
+  });
+
+  test("format exits 1 on a schema with errors and prints no text", async () => {
+    const file = join(dir, "broken.zed");
+    writeFileSync(file, "definition doc { relation owner user }");
+    const r = await trellis("schema", "format", file);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/:1:33: /);
+  });
+});
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
