@@ -25,9 +25,11 @@ $(BUILD_STAMP): $(NODE_MODULES_STAMP) $(TS_SOURCES) tsconfig.json tsconfig.build
 build: $(BUILD_STAMP) ## compile TypeScript into dist/
 
 gen: install ## regenerate src/gen/ from proto/ (buf + ts-proto)
-	@if ls proto/trellis/v1/*.proto >/dev/null 2>&1; then npx buf generate; else echo "no .proto files yet"; fi
+	rm -rf src/gen
+	npx buf generate
 
-lint: install ## biome, strict type-check, layer rules
+lint: install ## biome, strict type-check, layer rules, proto lint
+	npx buf lint proto
 	npx biome check .
 	npx tsc -p tsconfig.json --noEmit
 	npx depcruise src --config .dependency-cruiser.cjs
