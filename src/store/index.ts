@@ -2,4 +2,5 @@
  * `store/` owns persistence: the `Datastore` interface, its SQLite and PostgreSQL engines and
  * the conformance suite both must pass. It imports only `core/` and `schema/`.
  */
-export {};
+export type * from "./datastore.js";
+export { DATASTORE_DEFAULTS, type OpenDatastoreOptions, openDatastore } from "./open.js";

@@ -1,0 +1,96 @@
+/**
+ * Checks of per-call arguments shared by the engines. Arguments come from requests, so a bad
+ * one is INVALID_ARGUMENT naming the field (a TypeError is kept for misused options).
+ */
+import { invalidArgument, type Revision, TrellisError } from "../core/index.js";
+
+/** Tenant ids: 1–128 characters of letters, digits and `_ - . /`, starting alphanumeric. */
+const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,127}$/;
+
+export function checkTenantId(id: unknown, field = "tenant"): asserts id is string {
+  if (typeof id !== "string" || !TENANT_ID_PATTERN.test(id)) {
+    throw invalidArgument(
+      `invalid tenant id ${JSON.stringify(id)}: expected 1-128 characters of [A-Za-z0-9_.-/], starting with a letter or digit`,
+      field,
+    );
+  }
+}
+
+export function checkRevision(revision: unknown, field = "revision"): asserts revision is Revision {
+  if (typeof revision !== "number" || !Number.isSafeInteger(revision) || revision < 0) {
+    throw invalidArgument(
+      `invalid revision ${String(revision)}: expected a non-negative integer`,
+      field,
+    );
+  }
+}
+
+export function checkPositiveInteger(value: unknown, field: string): asserts value is number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+    throw invalidArgument(`${field} must be a positive integer, got ${String(value)}`, field);
+  }
+}
+
+export function checkDuration(value: unknown, field: string): asserts value is number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw invalidArgument(
+      `${field} must be a non-negative number of milliseconds, got ${String(value)}`,
+      field,
+    );
+  }
+}
+
+export function tenantNotFound(tenant: string): TrellisError {
+  return new TrellisError("NOT_FOUND", `tenant "${tenant}" does not exist`, { field: "tenant" });
+}
+
+export function tenantExists(tenant: string): TrellisError {
+  return new TrellisError("ALREADY_EXISTS", `tenant "${tenant}" already exists`, {
+    field: "tenant",
+  });
+}
+
+export function datastoreClosed(): TrellisError {
+  return new TrellisError("UNAVAILABLE", "the datastore is closed");
+}
+
+/**
+ * Throws unless `revision` is readable given the tenant's head and oldest readable revision,
+ * both taken from the same snapshot as the read they guard.
+ */
+export function checkReadable(revision: Revision, head: Revision, oldest: Revision): void {
+  if (revision > head) {
+    throw invalidArgument(
+      `revision ${revision} is newer than the head revision ${head}`,
+      "revision",
+    );
+  }
+  if (revision < oldest) {
+    throw new TrellisError(
+      "FAILED_PRECONDITION",
+      `revision ${revision} has been garbage-collected (the oldest readable revision is ${oldest})`,
+      { field: "revision" },
+    );
+  }
+}
+
+/** The changelog after `afterRevision` is complete only from the oldest readable revision on. */
+export function checkChangelogReadable(
+  afterRevision: Revision,
+  head: Revision,
+  oldest: Revision,
+): void {
+  if (afterRevision > head) {
+    throw invalidArgument(
+      `revision ${afterRevision} is newer than the head revision ${head}`,
+      "afterRevision",
+    );
+  }
+  if (afterRevision < oldest) {
+    throw new TrellisError(
+      "FAILED_PRECONDITION",
+      `revision ${afterRevision} has been garbage-collected: changes after it are no longer complete (the oldest readable revision is ${oldest})`,
+      { field: "afterRevision" },
+    );
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Validation and printing of `RelationshipFilter`s, and their normal form: the subject
+ * relation spelled as stored (`...` for "no relation"), absent fields left out.
+ */
+import {
+  ELLIPSIS,
+  invalidArgument,
+  isValidIdentifier,
+  isValidObjectId,
+  isValidTypeName,
+  WILDCARD_ID,
+} from "../core/index.js";
+import type { RelationshipFilter } from "./datastore.js";
+
+/** A checked filter whose `subjectRelation` is the stored column value (`...` = none). */
+export interface NormalizedFilter {
+  readonly resourceType: string;
+  readonly resourceId?: string;
+  readonly relation?: string;
+  readonly subjectType?: string;
+  readonly subjectId?: string;
+  readonly subjectRelation?: string;
+}
+
+/** The filter columns in stable-order position, with the filter field each one matches. */
+export const FILTER_COLUMNS = [
+  ["resourceType", "resource_type"],
+  ["resourceId", "resource_id"],
+  ["relation", "relation"],
+  ["subjectType", "subject_type"],
+  ["subjectId", "subject_id"],
+  ["subjectRelation", "subject_relation"],
+] as const satisfies readonly (readonly [keyof NormalizedFilter, string])[];
+
+/** Throws INVALID_ARGUMENT naming the field (under `field`) when the filter is malformed. */
+export function normalizeFilter(filter: RelationshipFilter, field = "filter"): NormalizedFilter {
+  if (filter === null || typeof filter !== "object") {
+    throw invalidArgument("a relationship filter must be an object", field);
+  }
+  const { resourceType, resourceId, relation, subjectType, subjectId, subjectRelation } = filter;
+  if (typeof resourceType !== "string" || !isValidTypeName(resourceType)) {
+    throw invalidArgument(
+      `invalid resource type ${JSON.stringify(resourceType)}`,
+      `${field}.resourceType`,
+    );
+  }
+  const out: {
+    resourceType: string;
+    resourceId?: string;
+    relation?: string;
+    subjectType?: string;
+    subjectId?: string;
+    subjectRelation?: string;
+  } = { resourceType };
+  if (resourceId !== undefined) {
+    if (typeof resourceId !== "string" || !isValidObjectId(resourceId)) {
+      throw invalidArgument(
+        `invalid resource id ${JSON.stringify(resourceId)}`,
+        `${field}.resourceId`,
+      );
+    }
+    out.resourceId = resourceId;
+  }
+  if (relation !== undefined) {
+    if (typeof relation !== "string" || !isValidIdentifier(relation)) {
+      throw invalidArgument(`invalid relation ${JSON.stringify(relation)}`, `${field}.relation`);
+    }
+    out.relation = relation;
+  }
+  if (subjectType !== undefined) {
+    if (typeof subjectType !== "string" || !isValidTypeName(subjectType)) {
+      throw invalidArgument(
+        `invalid subject type ${JSON.stringify(subjectType)}`,
+        `${field}.subjectType`,
+      );
+    }
+    out.subjectType = subjectType;
+  }
+  if (subjectId !== undefined) {
+    if (out.subjectType === undefined) {
+      throw invalidArgument("subjectId needs subjectType", `${field}.subjectType`);
+    }
+    if (
+      typeof subjectId !== "string" ||
+      !(subjectId === WILDCARD_ID || isValidObjectId(subjectId))
+    ) {
+      throw invalidArgument(
+        `invalid subject id ${JSON.stringify(subjectId)}`,
+        `${field}.subjectId`,
+      );
+    }
+    out.subjectId = subjectId;
+  }
+  if (subjectRelation !== undefined) {
+    if (out.subjectType === undefined) {
+      throw invalidArgument("subjectRelation needs subjectType", `${field}.subjectType`);
+    }
+    if (subjectRelation === null || subjectRelation === ELLIPSIS) {
+      out.subjectRelation = ELLIPSIS;
+    } else if (typeof subjectRelation !== "string" || !isValidIdentifier(subjectRelation)) {
+      throw invalidArgument(
+        `invalid subject relation ${JSON.stringify(subjectRelation)}`,
+        `${field}.subjectRelation`,
+      );
+    } else {
+      out.subjectRelation = subjectRelation;
+    }
+  }
+  return out;
+}
+
+/**
+ * A short human form for messages, naming only the fields the filter sets:
+ * `document#viewer`, `document#viewer with subject type user`, `document:readme with subject
+ * group:eng#member`.
+ */
+export function formatFilter(filter: NormalizedFilter): string {
+  let s = filter.resourceType;
+  if (filter.resourceId !== undefined) s += `:${filter.resourceId}`;
+  if (filter.relation !== undefined) s += `#${filter.relation}`;
+  if (filter.subjectType !== undefined) {
+    s +=
+      filter.subjectId === undefined
+        ? ` with subject type ${filter.subjectType}`
+        : ` with subject ${filter.subjectType}:${filter.subjectId}`;
+    if (filter.subjectRelation !== undefined) {
+      s += filter.subjectRelation === ELLIPSIS ? " (no relation)" : `#${filter.subjectRelation}`;
+    }
+  }
+  return s;
+}
