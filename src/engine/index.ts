@@ -1,0 +1,11 @@
+/**
+ * `engine/` owns evaluation — Check, CheckBulk, Expand, ListObjects, ListSubjects — over an
+ * in-memory, multi-version tuple index mirrored from the store, with the result cache,
+ * zookies, consistency, and validation files. It imports `core/`, `schema/` and `store/`.
+ */
+export * from "./engine.js";
+export type { TraceNode } from "./evaluator.js";
+export type { ExpandedSubject, ExpandNode } from "./expand.js";
+export type { CacheStats, ResultCacheOptions } from "./result-cache.js";
+export * from "./validation-file.js";
+export { ZookieCodec } from "./zookie.js";
