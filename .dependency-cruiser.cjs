@@ -23,6 +23,28 @@ module.exports = {
     layer("api", ["core", "schema", "store", "engine", "auth", "gen"]),
     layer("sdk", ["core", "gen"]),
     {
+      name: "main-entry-imports-below-api",
+      severity: "error",
+      comment:
+        "src/index.ts and src/trellis.ts (the embedded entry point) sit above every layer but api/ and cli/: they may import core, schema, store, engine and the gRPC-free vocabulary of sdk/",
+      from: { path: "^src/(index|trellis)\\.ts$" },
+      to: {
+        path: "^src/",
+        pathNot: [
+          "^src/(core|schema|store|engine)/",
+          "^src/sdk/(trellis-api|request-inputs)\\.ts$",
+          "^src/trellis\\.ts$",
+        ],
+      },
+    },
+    {
+      name: "main-entry-never-loads-grpc",
+      severity: "error",
+      comment: "importing the package's main entry must not load gRPC; trellis/client does",
+      from: { path: "^src/(index|trellis)\\.ts$" },
+      to: { path: "node_modules/@grpc/", reachable: true },
+    },
+    {
       name: "grpc-only-in-api",
       severity: "error",
       comment: "only src/api/ and src/sdk/ speak gRPC",

@@ -44,14 +44,14 @@ describe("trellis schema", () => {
     const file = join(dir, "bad.zed");
     writeFileSync(
       file,
-      "definition user {}\ndefinition doc {\n  relation owner: usr\n  relation x: nada\n}\n",
+      "definition user {}\ndefinition doc {\n  relation owner: usr\n  relation xyz: nada\n}\n",
     );
     const r = await trellis("schema", "validate", file);
     expect(r.code).toBe(1);
     const lines = r.stderr.trim().split("\n");
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(new RegExp(`^${escapeRegExp(file)}:3:19: `));
-    expect(lines[1]).toMatch(new RegExp(`^${escapeRegExp(file)}:4:15: `));
+    expect(lines[1]).toMatch(new RegExp(`^${escapeRegExp(file)}:4:17: `));
   });
 
   test("validate exits 1 for a file that cannot be read", async () => {

@@ -1,6 +1,7 @@
 /** The `trellis` command line: builds the commander program with every subcommand. */
 import { Command } from "commander";
 import { type Output, registerSchemaCommands } from "./schema-command.js";
+import { registerServeCommand } from "./serve-command.js";
 import { registerValidateCommand } from "./validate-command.js";
 
 export const processOutput: Output = {
@@ -17,5 +18,6 @@ export function buildProgram(io: Output = processOutput): Command {
     .showHelpAfterError();
   registerSchemaCommands(program, io);
   registerValidateCommand(program, io);
+  registerServeCommand(program, io);
   return program;
 }

@@ -1,0 +1,347 @@
+/**
+ * What every call goes through around its handler, in one place: the caller and tenant, the
+ * deadline (the client's, or the default for calls that must not run unbounded), cancellation,
+ * the mapping of failures to statuses (`errors.ts`), one log line and the metrics. Handlers
+ * receive a `CallContext` and translate messages; they never see gRPC callbacks.
+ *
+ * Open streams are tracked so that shutdown can end them; unary calls are left to finish.
+ */
+import { randomBytes } from "node:crypto";
+import {
+  type handleClientStreamingCall,
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  type ServerReadableStream,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  status,
+} from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { TrellisError } from "../core/errors.js";
+import type { TenantId } from "../core/revision.js";
+import type { CallerResolver } from "./caller.js";
+import { type GrpcFailure, statusName, toGrpcFailure } from "./errors.js";
+import type { ServerLimits } from "./server-limits.js";
+import type { ServerMetrics } from "./server-metrics.js";
+import { StreamWriter } from "./stream-writer.js";
+
+export interface CallContext {
+  /** `Service/Method`, as logged. */
+  readonly method: string;
+  readonly requestId: string;
+  readonly tenant: TenantId;
+  /** Aborted when the call is cancelled, expires or the server shuts down; `reason` says which. */
+  readonly signal: AbortSignal;
+  /** Epoch ms by which the call must be answered; `Infinity` when there is none. */
+  readonly deadline: number;
+}
+
+/** Per-call state; the abort controller is made on first use, so plain unary calls skip it. */
+class CallState implements CallContext {
+  readonly method: string;
+  readonly requestId: string;
+  tenant: TenantId = "";
+  callerId = "";
+  deadline = Number.POSITIVE_INFINITY;
+  readonly started = performance.now();
+  settled = false;
+  timer: NodeJS.Timeout | undefined;
+  /** Ends the call from outside its handler (shutdown). */
+  terminate: (err: TrellisError) => void = () => {};
+  #controller: AbortController | undefined;
+
+  constructor(method: string, requestId: string) {
+    this.method = method;
+    this.requestId = requestId;
+  }
+
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    return this.#controller.signal;
+  }
+
+  abort(reason: TrellisError): void {
+    this.#controller ??= new AbortController();
+    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
+  }
+
+  /** Marks the call answered; false when it already was. */
+  settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    return true;
+  }
+}
+
+/** What every kind of server call offers (grpc-js does not export its own name for it). */
+type ServerSurfaceCall = Pick<
+  ServerUnaryCall<unknown, unknown>,
+  "metadata" | "getDeadline" | "getPeer"
+>;
+
+function deadlineMs(call: ServerSurfaceCall): number {
+  const d = call.getDeadline();
+  return d instanceof Date ? d.getTime() : d;
+}
+
+/** Why a call that gRPC reports cancelled ended: its deadline passed, or the client left. */
+function cancellation(state: CallState): TrellisError {
+  return Date.now() >= state.deadline
+    ? new TrellisError("DEADLINE_EXCEEDED", "deadline exceeded")
+    : new TrellisError("CANCELLED", "the call was cancelled");
+}
+
+const CODE_OF_CANCELLATION = {
+  DEADLINE_EXCEEDED: status.DEADLINE_EXCEEDED,
+  CANCELLED: status.CANCELLED,
+} as const;
+
+export interface RequestPipelineOptions {
+  readonly logger: Logger;
+  readonly metrics: ServerMetrics;
+  readonly limits: ServerLimits;
+  readonly callers: CallerResolver;
+}
+
+export interface StreamOptions {
+  /** Apply `limits.defaultDeadlineMs` when the client sets no deadline. */
+  readonly defaultDeadline: boolean;
+}
+
+export class RequestPipeline {
+  readonly #logger: Logger;
+  readonly #metrics: ServerMetrics;
+  readonly #limits: ServerLimits;
+  readonly #callers: CallerResolver;
+  readonly #streams = new Set<CallState>();
+  readonly #idPrefix = randomBytes(4).toString("hex");
+  #sequence = 0;
+
+  constructor(options: RequestPipelineOptions) {
+    this.#logger = options.logger;
+    this.#metrics = options.metrics;
+    this.#limits = options.limits;
+    this.#callers = options.callers;
+  }
+
+  /** Streams in progress. */
+  get openStreams(): number {
+    return this.#streams.size;
+  }
+
+  /** Ends every open stream with `reason` (UNAVAILABLE at shutdown). */
+  cancelStreams(reason: TrellisError): void {
+    for (const state of [...this.#streams]) state.terminate(reason);
+  }
+
+  unary<Req, Res>(
+    method: string,
+    handler: (request: Req, ctx: CallContext) => Promise<Res>,
+  ): handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      const state = this.#begin(method, call);
+      const fail = (err: unknown) => {
+        if (!state.settle()) return;
+        const failure = toGrpcFailure(err, state.requestId);
+        callback({ code: failure.code, details: failure.details, metadata: failure.metadata });
+        this.#done(state, call, failure.code, failure);
+      };
+      call.once("cancelled", () => this.#cancelled(state, call));
+      this.#armDeadline(state, true, fail);
+      if (!this.#identify(state, call, fail)) return;
+      handler(call.request, state).then((response) => {
+        if (!state.settle()) return;
+        callback(null, response);
+        this.#done(state, call, status.OK);
+      }, fail);
+    };
+  }
+
+  serverStream<Req, Res>(
+    method: string,
+    options: StreamOptions,
+    handler: (request: Req, ctx: CallContext, out: StreamWriter<Res>) => Promise<void>,
+  ): handleServerStreamingCall<Req, Res> {
+    return (call: ServerWritableStream<Req, Res>) => {
+      const state = this.#begin(method, call);
+      const fail = (err: unknown) => {
+        if (!state.settle()) return;
+        const failure = toGrpcFailure(err, state.requestId);
+        if (err instanceof TrellisError) state.abort(err);
+        // grpc-js turns an 'error' event into the call's status, after the queued messages.
+        call.emit("error", {
+          code: failure.code,
+          details: failure.details,
+          metadata: failure.metadata,
+        });
+        this.#closeStream(state);
+        this.#done(state, call, failure.code, failure);
+      };
+      this.#openStream(state, fail);
+      call.once("cancelled", () => {
+        if (this.#cancelled(state, call)) this.#closeStream(state);
+      });
+      this.#armDeadline(state, options.defaultDeadline, fail);
+      if (!this.#identify(state, call, fail)) return;
+      const out = new StreamWriter<Res>(call, state.signal, () =>
+        this.#metrics.backpressureWait(method),
+      );
+      handler(call.request, state, out).then(() => {
+        if (!state.settle()) return;
+        call.end();
+        this.#closeStream(state);
+        this.#done(state, call, status.OK);
+      }, fail);
+    };
+  }
+
+  clientStream<Req, Res>(
+    method: string,
+    handler: (requests: AsyncIterable<Req>, ctx: CallContext) => Promise<Res>,
+  ): handleClientStreamingCall<Req, Res> {
+    return (call: ServerReadableStream<Req, Res>, callback) => {
+      const state = this.#begin(method, call);
+      const fail = (err: unknown) => {
+        if (!state.settle()) return;
+        const failure = toGrpcFailure(err, state.requestId);
+        if (err instanceof TrellisError) state.abort(err);
+        callback({ code: failure.code, details: failure.details, metadata: failure.metadata });
+        this.#closeStream(state);
+        this.#done(state, call, failure.code, failure);
+      };
+      this.#openStream(state, fail);
+      call.once("cancelled", () => {
+        if (this.#cancelled(state, call)) this.#closeStream(state);
+      });
+      this.#armDeadline(state, false, fail);
+      if (!this.#identify(state, call, fail)) return;
+      handler(readUntilAborted(call, state.signal), state).then((response) => {
+        if (!state.settle()) return;
+        callback(null, response);
+        this.#closeStream(state);
+        this.#done(state, call, status.OK);
+      }, fail);
+    };
+  }
+
+  // ---- the parts ----------------------------------------------------------------------
+
+  #begin(method: string, call: ServerSurfaceCall): CallState {
+    this.#sequence++;
+    const state = new CallState(method, `${this.#idPrefix}-${this.#sequence.toString(36)}`);
+    state.deadline = deadlineMs(call);
+    return state;
+  }
+
+  #identify(state: CallState, call: ServerSurfaceCall, fail: (err: unknown) => void): boolean {
+    try {
+      const caller = this.#callers.resolve(call.metadata);
+      state.tenant = caller.tenant;
+      state.callerId = caller.id;
+      return true;
+    } catch (err) {
+      fail(err);
+      return false;
+    }
+  }
+
+  /**
+   * A client deadline is enforced by grpc-js itself (it answers DEADLINE_EXCEEDED and reports
+   * the call cancelled); without one, the default deadline is enforced here.
+   */
+  #armDeadline(state: CallState, useDefault: boolean, fail: (err: unknown) => void): void {
+    if (Number.isFinite(state.deadline) || !useDefault) return;
+    const ms = this.#limits.defaultDeadlineMs;
+    state.deadline = Date.now() + ms;
+    state.timer = setTimeout(() => {
+      const err = new TrellisError(
+        "DEADLINE_EXCEEDED",
+        `no answer within the server's default deadline of ${ms} ms; set a deadline to choose another`,
+      );
+      state.abort(err);
+      fail(err);
+    }, ms);
+    // The timer must not keep a closing process alive.
+    state.timer.unref();
+  }
+
+  /** The client went away or its deadline passed: stop the work; gRPC has answered already. */
+  #cancelled(state: CallState, call: ServerSurfaceCall): boolean {
+    if (state.settled) return false;
+    const reason = cancellation(state);
+    state.abort(reason);
+    state.settle();
+    this.#done(state, call, CODE_OF_CANCELLATION[reason.code as keyof typeof CODE_OF_CANCELLATION]);
+    return true;
+  }
+
+  #openStream(state: CallState, fail: (err: unknown) => void): void {
+    state.terminate = (err) => {
+      state.abort(err);
+      fail(err);
+    };
+    this.#streams.add(state);
+    this.#metrics.streamOpened(state.method);
+  }
+
+  #closeStream(state: CallState): void {
+    if (this.#streams.delete(state)) this.#metrics.streamClosed(state.method);
+  }
+
+  #done(state: CallState, call: ServerSurfaceCall, code: status, failure?: GrpcFailure): void {
+    const ms = performance.now() - state.started;
+    const name = statusName(code);
+    this.#metrics.request(state.method, name, ms / 1000);
+    if (code === status.OK) this.#metrics.servedTenant(state.tenant);
+    if (failure?.serverSide !== undefined) {
+      this.#logger.error(
+        { err: failure.serverSide, requestId: state.requestId, method: state.method },
+        "request failed on the server side",
+      );
+    }
+    if (this.#logger.isLevelEnabled("info")) {
+      this.#logger.info(
+        {
+          requestId: state.requestId,
+          method: state.method,
+          code: name,
+          ms: Math.round(ms * 100) / 100,
+          tenant: state.tenant || undefined,
+          peer: call.getPeer(),
+          caller: state.callerId || undefined,
+        },
+        "request",
+      );
+    }
+  }
+}
+
+/**
+ * The messages of a client stream, read one at a time (so gRPC's receive buffer applies
+ * back-pressure to the client), ending with the signal's reason once the call is aborted: a
+ * cancelled call's stream may never end by itself.
+ */
+async function* readUntilAborted<T>(
+  call: ServerReadableStream<T, unknown>,
+  signal: AbortSignal,
+): AsyncGenerator<T> {
+  const iterator = call[Symbol.asyncIterator]() as AsyncIterator<T>;
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => {});
+  try {
+    while (true) {
+      const next = await Promise.race([iterator.next(), aborted]);
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
+    void iterator.return?.();
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * What replacing one schema by another changes, as DiffSchema reports it: definitions, their
+ * relations and permissions, and caveats, each added, removed or changed. Relations compare by
+ * their set of allowed subject types, permissions by their canonical expression text, caveats
+ * by parameters and expression.
+ */
+import type { MemberNode } from "../schema/ast.js";
+import { formatCaveatType } from "../schema/caveat-types.js";
+import { formatExpr, formatTypeRef } from "../schema/formatter.js";
+import type { CompiledSchema } from "../schema/types.js";
+
+export type SchemaDifferenceKind =
+  | "DEFINITION_ADDED"
+  | "DEFINITION_REMOVED"
+  | "MEMBER_ADDED"
+  | "MEMBER_REMOVED"
+  | "MEMBER_CHANGED"
+  | "CAVEAT_ADDED"
+  | "CAVEAT_REMOVED"
+  | "CAVEAT_CHANGED";
+
+export interface SchemaDifference {
+  readonly kind: SchemaDifferenceKind;
+  /** `document`, `document#viewer` or a caveat name. */
+  readonly target: string;
+  readonly description: string;
+}
+
+/** Member texts by `definition#member`: `relation viewer: user | group#member`. */
+function memberTexts(schema: CompiledSchema | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const item of schema?.ast.items ?? []) {
+    if (item.kind !== "definition") continue;
+    for (const member of item.members) out.set(`${item.name}#${member.name}`, memberText(member));
+  }
+  return out;
+}
+
+function memberText(m: MemberNode): string {
+  if (m.kind === "permission") return `permission ${m.name} = ${formatExpr(m.expr)}`;
+  // Order of the allowed types does not change meaning.
+  const types = m.types.map(formatTypeRef).sort();
+  return `relation ${m.name}: ${types.join(" | ")}`;
+}
+
+function caveatText(schema: CompiledSchema, name: string): string {
+  const caveat = schema.caveats.get(name)!;
+  const params = [...caveat.params].map(([p, type]) => `${p} ${formatCaveatType(type)}`);
+  return `caveat ${name}(${params.join(", ")}) { ${caveat.expression.trim()} }`;
+}
+
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The differences, definitions (each followed by its members) then caveats, in name order. */
+export function diffSchemas(
+  current: CompiledSchema | undefined,
+  proposed: CompiledSchema,
+): SchemaDifference[] {
+  const diffs: SchemaDifference[] = [];
+  const before = memberTexts(current);
+  const after = memberTexts(proposed);
+  const currentDefs = current?.definitions ?? new Map();
+  const names = [...new Set([...currentDefs.keys(), ...proposed.definitions.keys()])].sort(byName);
+  for (const def of names) {
+    const old = currentDefs.get(def);
+    const next = proposed.definitions.get(def);
+    if (old === undefined) {
+      diffs.push({
+        kind: "DEFINITION_ADDED",
+        target: def,
+        description: `definition ${def} added`,
+      });
+    } else if (next === undefined) {
+      diffs.push({
+        kind: "DEFINITION_REMOVED",
+        target: def,
+        description: `definition ${def} removed`,
+      });
+    }
+    const members = [
+      ...new Set([...(old?.members.keys() ?? []), ...(next?.members.keys() ?? [])]),
+    ].sort(byName);
+    for (const member of members) {
+      const target = `${def}#${member}`;
+      const was = before.get(target);
+      const is = after.get(target);
+      if (was === undefined && is !== undefined) {
+        diffs.push({ kind: "MEMBER_ADDED", target, description: `${is} added` });
+      } else if (was !== undefined && is === undefined) {
+        diffs.push({ kind: "MEMBER_REMOVED", target, description: `${was} removed` });
+      } else if (was !== undefined && is !== undefined && was !== is) {
+        diffs.push({ kind: "MEMBER_CHANGED", target, description: `${was} → ${is}` });
+      }
+    }
+  }
+  const currentCaveats = current?.caveats ?? new Map();
+  const caveats = [...new Set([...currentCaveats.keys(), ...proposed.caveats.keys()])].sort(byName);
+  for (const name of caveats) {
+    const was =
+      current !== undefined && currentCaveats.has(name) ? caveatText(current, name) : undefined;
+    const is = proposed.caveats.has(name) ? caveatText(proposed, name) : undefined;
+    if (was === undefined && is !== undefined) {
+      diffs.push({ kind: "CAVEAT_ADDED", target: name, description: `${is} added` });
+    } else if (was !== undefined && is === undefined) {
+      diffs.push({ kind: "CAVEAT_REMOVED", target: name, description: `${was} removed` });
+    } else if (was !== undefined && is !== undefined && was !== is) {
+      diffs.push({ kind: "CAVEAT_CHANGED", target: name, description: `${was} → ${is}` });
+    }
+  }
+  return diffs;
+}

@@ -1,0 +1,233 @@
+/**
+ * `startServer`: the gRPC server of Trellis — the four trellis.v1 services, health and
+ * reflection on one listener, Prometheus metrics on another — over an engine the caller made
+ * (and closes). It does not create datastores or engines; `cli/` and tests do.
+ */
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
+import pino, { type Logger } from "pino";
+import { TrellisError } from "../core/errors.js";
+import type { TenantId } from "../core/revision.js";
+import type { Engine } from "../engine/engine.js";
+import { AdminServiceService } from "../gen/trellis/v1/admin_service.js";
+import { PermissionServiceService } from "../gen/trellis/v1/permission_service.js";
+import { RelationshipServiceService } from "../gen/trellis/v1/relationship_service.js";
+import { SchemaServiceService } from "../gen/trellis/v1/schema_service.js";
+import { checkTenantId } from "../store/argument-checks.js";
+import { adminService } from "./admin-service.js";
+import { InsecureDevCallers } from "./caller.js";
+import { formatListenAddress, isLoopbackHost, parseListenAddress } from "./listen-address.js";
+import { permissionService } from "./permission-service.js";
+import { relationshipService } from "./relationship-service.js";
+import { RequestPipeline } from "./request-pipeline.js";
+import { schemaService } from "./schema-service.js";
+import { resolveServerLimits, type ServerLimits } from "./server-limits.js";
+import { ServerMetrics } from "./server-metrics.js";
+import { addReflection } from "./server-reflection.js";
+import { StoreHealthProbe } from "./store-health-probe.js";
+
+export interface ServerOptions {
+  /** Answers every request; its store (`engine.store`) is the one the server reads and probes. */
+  engine: Engine;
+  /** `host:port` to listen on, e.g. `127.0.0.1:50051`; port 0 picks a free port. */
+  listen: string;
+  /**
+   * Serve without caller authentication, for local development. Caller authentication is a
+   * later piece of work, so the server refuses to start unless this is true; when true it
+   * refuses non-loopback listen addresses and logs a loud warning.
+   */
+  insecureDev: boolean;
+  /**
+   * The tenant requests act on (created at start if missing). In insecure-dev mode a
+   * `trellis-tenant` metadata header may name another tenant.
+   */
+  defaultTenant: string;
+  /** Overrides of `DEFAULT_SERVER_LIMITS` (see `server-limits.ts` for each default). */
+  limits?: Partial<ServerLimits>;
+  /** Default: pino to stderr at level info. */
+  logger?: Logger;
+  /** `host:port` for Prometheus `/metrics` over plain HTTP; absent: no metrics listener. */
+  metricsListen?: string;
+  /** Serve TLS with this certificate chain and private key (PEM contents, not paths). */
+  tls?: { cert: string; key: string };
+}
+
+export interface RunningServer {
+  /** `host:port` actually bound (the chosen port when 0 was asked). */
+  readonly address: string;
+  /** `host:port` of the metrics listener, when `metricsListen` was given. */
+  readonly metricsAddress: string | undefined;
+  /**
+   * Stops accepting calls, ends open streams (UNAVAILABLE), lets unary calls in flight finish
+   * for up to `graceMs` (default 10 000), then cuts whatever remains. Health turns NOT_SERVING
+   * first. The engine and its store stay open: the caller closes them after this resolves.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
+
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+
+const SERVICE_NAMES = [
+  "trellis.v1.PermissionService",
+  "trellis.v1.RelationshipService",
+  "trellis.v1.SchemaService",
+  "trellis.v1.AdminService",
+] as const;
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError("startServer needs an options object");
+  }
+  const { engine } = options;
+  if (engine === undefined || engine === null || typeof engine.check !== "function") {
+    throw new TypeError("option engine must be an Engine");
+  }
+  if (options.insecureDev !== true) {
+    throw new TypeError(
+      "caller authentication is not implemented yet: the server starts only in insecure-dev mode (insecureDev: true, `trellis serve --insecure-dev`), on a loopback address",
+    );
+  }
+  const listen = parseListenAddress(options.listen, "listen");
+  if (!isLoopbackHost(listen.host)) {
+    throw new TypeError(
+      `listen: insecure-dev mode serves without authentication and binds loopback addresses only (127.0.0.1, ::1, localhost), got ${options.listen}`,
+    );
+  }
+  if (options.metricsListen !== undefined)
+    parseListenAddress(options.metricsListen, "metricsListen");
+  try {
+    checkTenantId(options.defaultTenant, "defaultTenant");
+  } catch (err) {
+    throw new TypeError(`option defaultTenant: ${(err as Error).message}`);
+  }
+  const limits = resolveServerLimits(options.limits);
+  const ownLogger = options.logger === undefined;
+  const logger =
+    options.logger ?? pino({ level: "info" }, pino.destination({ dest: 2, sync: false }));
+  const credentials =
+    options.tls === undefined
+      ? ServerCredentials.createInsecure()
+      : ServerCredentials.createSsl(
+          null,
+          [
+            {
+              cert_chain: Buffer.from(options.tls.cert),
+              private_key: Buffer.from(options.tls.key),
+            },
+          ],
+          false,
+        );
+
+  await ensureTenant(engine, options.defaultTenant);
+
+  const metrics = new ServerMetrics(engine);
+  const pipeline = new RequestPipeline({
+    logger,
+    metrics,
+    limits,
+    callers: new InsecureDevCallers(options.defaultTenant),
+  });
+  const server = new Server({
+    "grpc.max_receive_message_length": limits.maxReceiveMessageBytes,
+  });
+  server.addService(PermissionServiceService, permissionService(engine, pipeline, limits));
+  server.addService(
+    RelationshipServiceService,
+    relationshipService({ engine, pipeline, limits, metrics, logger }),
+  );
+  server.addService(SchemaServiceService, schemaService(engine, pipeline));
+  server.addService(AdminServiceService, adminService(engine, pipeline, metrics));
+  const health = new HealthImplementation(
+    Object.fromEntries(["", ...SERVICE_NAMES].map((name) => [name, "SERVING" as const])),
+  );
+  health.addToServer(server);
+  addReflection(server);
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(
+      formatListenAddress(listen.host, listen.port),
+      credentials,
+      (err, boundPort) => (err === null ? resolve(boundPort) : reject(err)),
+    );
+  });
+  const address = formatListenAddress(listen.host, port);
+
+  const probe = new StoreHealthProbe({
+    store: engine.store,
+    health,
+    services: ["", ...SERVICE_NAMES],
+    intervalMs: limits.healthProbeIntervalMs,
+    timeoutMs: limits.healthProbeTimeoutMs,
+    metrics,
+    logger,
+  });
+  probe.start();
+
+  let metricsListener: { address: string; close(): Promise<void> } | undefined;
+  if (options.metricsListen !== undefined) {
+    try {
+      metricsListener = await metrics.listen(options.metricsListen);
+    } catch (err) {
+      probe.stop();
+      server.forceShutdown();
+      throw err;
+    }
+  }
+
+  logger.warn(
+    { address },
+    "INSECURE DEV MODE: no caller authentication; every caller can read and write every tenant. For local development only; never expose this server.",
+  );
+  logger.info(
+    { address, metrics: metricsListener?.address, tls: options.tls !== undefined, limits },
+    "trellis gRPC server listening",
+  );
+
+  let closing: Promise<void> | undefined;
+  const close = async (graceMs: number): Promise<void> => {
+    probe.stop();
+    const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    pipeline.cancelStreams(new TrellisError("UNAVAILABLE", "the server is shutting down"));
+    let timer: NodeJS.Timeout | undefined;
+    const forced = await Promise.race([
+      drained.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (forced) {
+      logger.warn({ graceMs }, "calls still open after the grace period: closing them");
+      server.forceShutdown();
+    }
+    await metricsListener?.close();
+    logger.info({ address }, "trellis gRPC server stopped");
+    if (ownLogger) logger.flush();
+  };
+
+  return {
+    address,
+    metricsAddress: metricsListener?.address,
+    close(closeOptions = {}) {
+      const graceMs = closeOptions.graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+      if (!Number.isFinite(graceMs) || graceMs < 0) {
+        return Promise.reject(
+          new TypeError(`graceMs must be a non-negative number, got ${graceMs}`),
+        );
+      }
+      closing ??= close(graceMs);
+      return closing;
+    },
+  };
+}
+
+/** Creates the tenant unless it exists (another replica may be creating it at the same time). */
+async function ensureTenant(engine: Engine, tenant: TenantId): Promise<void> {
+  const tenants = await engine.store.listTenants();
+  if (tenants.includes(tenant)) return;
+  try {
+    await engine.store.createTenant(tenant);
+  } catch (err) {
+    if (!(err instanceof TrellisError && err.code === "ALREADY_EXISTS")) throw err;
+  }
+}

@@ -1,0 +1,631 @@
+/**
+ * `trellis serve`: opens the datastore, builds the engine, loads a preset schema into an empty
+ * tenant and runs the gRPC server until SIGTERM or SIGINT, then shuts down in order (server,
+ * engine, store). Every flag has a `TRELLIS_*` environment variable; a flag wins over its
+ * variable, and both are checked before anything is opened, with a message naming the flag.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command, Option } from "commander";
+import pino, { type Logger } from "pino";
+import { isLoopbackHost, parseListenAddress } from "../api/listen-address.js";
+import { DEFAULT_SHUTDOWN_GRACE_MS, startServer } from "../api/server.js";
+import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "../api/server-limits.js";
+import { ENGINE_DEFAULTS, Engine } from "../engine/engine.js";
+import type { Datastore } from "../store/datastore.js";
+import { openDatastore } from "../store/open.js";
+import type { Output } from "./schema-command.js";
+
+/** A bad flag or environment variable; the message names it. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+export const PRESETS = ["docs", "rbac", "abac"] as const;
+export type Preset = (typeof PRESETS)[number];
+
+/** The package's preset schemas: `schema/` two levels above `src/cli/` and `dist/cli/`. */
+const PRESET_DIR = fileURLToPath(new URL("../../schema/", import.meta.url));
+
+const CACHE_DEFAULTS = { maxEntries: 1_000_000, maxBytes: 256 * 1024 * 1024 } as const;
+
+/** What the command runs with, resolved from flags, environment and defaults. */
+export interface ServeConfig {
+  readonly listen: string;
+  readonly datastore: string;
+  readonly preset: Preset | undefined;
+  readonly insecureDev: boolean;
+  readonly tenant: string;
+  readonly metricsListen: string | undefined;
+  readonly tls: { readonly cert: string; readonly key: string } | undefined;
+  readonly maxDepth: number;
+  readonly maxStalenessMs: number;
+  readonly cacheMaxEntries: number;
+  readonly cacheMaxBytes: number;
+  readonly zookieSecret: string | undefined;
+  readonly logLevel: string;
+  readonly shutdownGraceMs: number;
+  readonly limits: Partial<ServerLimits>;
+}
+
+/** The raw option values commander collects (strings; the booleans as flags). */
+export interface ServeFlags {
+  readonly listen?: string;
+  readonly datastore?: string;
+  readonly preset?: string;
+  readonly insecureDev?: boolean;
+  readonly tenant?: string;
+  readonly metricsListen?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly maxDepth?: string;
+  readonly maxStaleness?: string;
+  readonly cacheMaxEntries?: string;
+  readonly cacheMaxBytes?: string;
+  readonly zookieSecret?: string;
+  readonly logLevel?: string;
+  readonly shutdownGrace?: string;
+  readonly maxUpdatesPerWrite?: string;
+  readonly maxPreconditionsPerWrite?: string;
+  readonly maxChecksPerBulk?: string;
+  readonly maxDeletesPerCall?: string;
+  readonly maxImportBatch?: string;
+  readonly maxMessageBytes?: string;
+  readonly defaultDeadline?: string;
+}
+
+interface FlagSpec {
+  readonly flag: string;
+  readonly key: keyof ServeFlags;
+  readonly env: string;
+  readonly description: string;
+  readonly defaultValue?: string;
+}
+
+/** Every valued flag, its variable and default, in `--help` order. */
+const FLAGS: readonly FlagSpec[] = [
+  {
+    flag: "--listen <host:port>",
+    key: "listen",
+    env: "TRELLIS_LISTEN",
+    description: "gRPC listen address (port 0 picks a free port)",
+    defaultValue: "127.0.0.1:50051",
+  },
+  {
+    flag: "--datastore <url>",
+    key: "datastore",
+    env: "TRELLIS_DATASTORE",
+    description: "sqlite:PATH, sqlite::memory: or postgres://user@host:5432/db",
+    defaultValue: "sqlite:./data/trellis.db",
+  },
+  {
+    flag: "--preset <name>",
+    key: "preset",
+    env: "TRELLIS_PRESET",
+    description: `schema written to the tenant when it has none: ${PRESETS.join(", ")}`,
+  },
+  {
+    flag: "--tenant <id>",
+    key: "tenant",
+    env: "TRELLIS_TENANT",
+    description: "the tenant requests act on (created if missing)",
+    defaultValue: "default",
+  },
+  {
+    flag: "--metrics-listen <host:port>",
+    key: "metricsListen",
+    env: "TRELLIS_METRICS_LISTEN",
+    description: "serve Prometheus /metrics over HTTP here (default: off)",
+  },
+  {
+    flag: "--tls-cert <file>",
+    key: "tlsCert",
+    env: "TRELLIS_TLS_CERT",
+    description: "PEM certificate chain; serve TLS (with --tls-key)",
+  },
+  {
+    flag: "--tls-key <file>",
+    key: "tlsKey",
+    env: "TRELLIS_TLS_KEY",
+    description: "PEM private key (with --tls-cert)",
+  },
+  {
+    flag: "--zookie-secret <secret>",
+    key: "zookieSecret",
+    env: "TRELLIS_ZOOKIE_SECRET",
+    description:
+      "signs zookies, at least 16 bytes; replicas must share it (default: generated and kept in the SQLite directory as zookie.secret)",
+  },
+  {
+    flag: "--max-depth <n>",
+    key: "maxDepth",
+    env: "TRELLIS_MAX_DEPTH",
+    description: "longest chain of sub-problems a check may follow",
+    defaultValue: String(ENGINE_DEFAULTS.maxDepth),
+  },
+  {
+    flag: "--max-staleness <duration>",
+    key: "maxStaleness",
+    env: "TRELLIS_MAX_STALENESS",
+    description: "how old minimize_latency reads may be (ms, or with a unit: 5s)",
+    defaultValue: `${ENGINE_DEFAULTS.maxStalenessMs}ms`,
+  },
+  {
+    flag: "--cache-max-entries <n>",
+    key: "cacheMaxEntries",
+    env: "TRELLIS_CACHE_MAX_ENTRIES",
+    description: "most entries of the check result cache",
+    defaultValue: String(CACHE_DEFAULTS.maxEntries),
+  },
+  {
+    flag: "--cache-max-bytes <n>",
+    key: "cacheMaxBytes",
+    env: "TRELLIS_CACHE_MAX_BYTES",
+    description: "most bytes of the check result cache (estimated)",
+    defaultValue: String(CACHE_DEFAULTS.maxBytes),
+  },
+  {
+    flag: "--max-updates-per-write <n>",
+    key: "maxUpdatesPerWrite",
+    env: "TRELLIS_MAX_UPDATES_PER_WRITE",
+    description: "most updates in one Write",
+    defaultValue: String(DEFAULT_SERVER_LIMITS.maxUpdatesPerWrite),
+  },
+  {
+    flag: "--max-preconditions-per-write <n>",
+    key: "maxPreconditionsPerWrite",
+    env: "TRELLIS_MAX_PRECONDITIONS_PER_WRITE",
+    description: "most preconditions in one Write or Delete",
+    defaultValue: String(DEFAULT_SERVER_LIMITS.maxPreconditionsPerWrite),
+  },
+  {
+    flag: "--max-checks-per-bulk <n>",
+    key: "maxChecksPerBulk",
+    env: "TRELLIS_MAX_CHECKS_PER_BULK",
+    description: "most items in one CheckBulk",
+    defaultValue: String(DEFAULT_SERVER_LIMITS.maxChecksPerBulk),
+  },
+  {
+    flag: "--max-deletes-per-call <n>",
+    key: "maxDeletesPerCall",
+    env: "TRELLIS_MAX_DELETES_PER_CALL",
+    description: "most relationships one Delete removes",
+    defaultValue: String(DEFAULT_SERVER_LIMITS.maxDeletesPerCall),
+  },
+  {
+    flag: "--max-import-batch <n>",
+    key: "maxImportBatch",
+    env: "TRELLIS_MAX_IMPORT_BATCH",
+    description: "most relationships in one Import message (one atomic batch)",
+    defaultValue: String(DEFAULT_SERVER_LIMITS.maxRelationshipsPerImportMessage),
+  },
+  {
+    flag: "--max-message-bytes <n>",
+    key: "maxMessageBytes",
+    env: "TRELLIS_MAX_MESSAGE_BYTES",
+    description: "largest request message accepted",
+    defaultValue: String(DEFAULT_SERVER_LIMITS.maxReceiveMessageBytes),
+  },
+  {
+    flag: "--default-deadline <duration>",
+    key: "defaultDeadline",
+    env: "TRELLIS_DEFAULT_DEADLINE",
+    description: "deadline of queries whose client sets none",
+    defaultValue: `${DEFAULT_SERVER_LIMITS.defaultDeadlineMs / 1000}s`,
+  },
+  {
+    flag: "--shutdown-grace <duration>",
+    key: "shutdownGrace",
+    env: "TRELLIS_SHUTDOWN_GRACE",
+    description: "how long calls in flight may finish at shutdown",
+    defaultValue: `${DEFAULT_SHUTDOWN_GRACE_MS / 1000}s`,
+  },
+  {
+    flag: "--log-level <level>",
+    key: "logLevel",
+    env: "TRELLIS_LOG_LEVEL",
+    description: "fatal, error, warn, info (one line per request), debug, trace or silent",
+    defaultValue: "info",
+  },
+];
+
+const INSECURE_DEV_ENV = "TRELLIS_INSECURE_DEV";
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+function integer(text: string, flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(text.trim())) throw new UsageError(`${flag} must be an integer, got "${text}"`);
+  const n = Number(text.trim());
+  if (n < min || n > max) throw new UsageError(`${flag} must be from ${min} to ${max}, got ${n}`);
+  return n;
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+/** `250ms`, `5s`, `2m`, `1h`, or a bare number of milliseconds. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (m === null) {
+    throw new UsageError(`${flag} must be a duration such as 500ms, 5s or 2m, got "${text}"`);
+  }
+  return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? "ms"]!);
+}
+
+/** Flags over environment over defaults, every value checked. */
+export function resolveServeConfig(
+  flags: ServeFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): ServeConfig {
+  const value = (key: keyof ServeFlags): string | undefined => {
+    const spec = FLAGS.find((f) => f.key === key)!;
+    const given = flags[key];
+    if (typeof given === "string") return given;
+    const fromEnv = env[spec.env];
+    if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+    return spec.defaultValue;
+  };
+  const flagName = (key: keyof ServeFlags) => FLAGS.find((f) => f.key === key)!.flag.split(" ")[0]!;
+
+  const insecureDev =
+    flags.insecureDev === true ||
+    ["1", "true", "yes"].includes((env[INSECURE_DEV_ENV] ?? "").toLowerCase());
+  if (!insecureDev) {
+    throw new UsageError(
+      "caller authentication is not implemented yet, so the server runs only with --insecure-dev (or TRELLIS_INSECURE_DEV=1): no credentials are checked, for local development on a loopback address",
+    );
+  }
+
+  const listen = value("listen")!;
+  const metricsListen = value("metricsListen");
+  for (const [key, address] of [
+    ["listen", listen],
+    ["metricsListen", metricsListen],
+  ] as const) {
+    if (address === undefined) continue;
+    try {
+      parseListenAddress(address, flagName(key));
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  const host = parseListenAddress(listen).host;
+  if (!isLoopbackHost(host)) {
+    throw new UsageError(
+      `--listen: with --insecure-dev the server binds loopback addresses only (127.0.0.1, ::1, localhost), got ${listen}`,
+    );
+  }
+
+  const datastore = value("datastore")!;
+  if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(datastore)) {
+    throw new UsageError(
+      `--datastore must be sqlite:PATH, sqlite::memory: or postgres://…, got "${datastore}"`,
+    );
+  }
+
+  const presetText = value("preset");
+  if (presetText !== undefined && !(PRESETS as readonly string[]).includes(presetText)) {
+    throw new UsageError(`--preset must be one of ${PRESETS.join(", ")}, got "${presetText}"`);
+  }
+
+  const tenant = value("tenant")!;
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,127}$/.test(tenant)) {
+    throw new UsageError(
+      `--tenant must be 1-128 characters of letters, digits, '_', '.', '-' and '/', starting with a letter or digit, got "${tenant}"`,
+    );
+  }
+
+  const certFile = value("tlsCert");
+  const keyFile = value("tlsKey");
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together: give both or neither");
+  }
+  const readPem = (file: string, flag: string) => {
+    try {
+      return readFileSync(file, "utf8");
+    } catch (err) {
+      throw new UsageError(
+        `${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+      );
+    }
+  };
+  const tls =
+    certFile !== undefined && keyFile !== undefined
+      ? { cert: readPem(certFile, "--tls-cert"), key: readPem(keyFile, "--tls-key") }
+      : undefined;
+
+  const zookieSecret = value("zookieSecret");
+  if (zookieSecret !== undefined && Buffer.byteLength(zookieSecret) < 16) {
+    throw new UsageError("--zookie-secret must be at least 16 bytes long");
+  }
+
+  const logLevel = value("logLevel")!;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
+  }
+
+  return {
+    listen,
+    datastore,
+    preset: presetText as Preset | undefined,
+    insecureDev,
+    tenant,
+    metricsListen,
+    tls,
+    maxDepth: integer(value("maxDepth")!, "--max-depth", 1, 10_000),
+    maxStalenessMs: parseDuration(value("maxStaleness")!, "--max-staleness"),
+    cacheMaxEntries: integer(value("cacheMaxEntries")!, "--cache-max-entries", 1),
+    cacheMaxBytes: integer(value("cacheMaxBytes")!, "--cache-max-bytes", 1024),
+    zookieSecret,
+    logLevel,
+    shutdownGraceMs: parseDuration(value("shutdownGrace")!, "--shutdown-grace"),
+    limits: {
+      maxUpdatesPerWrite: integer(
+        value("maxUpdatesPerWrite")!,
+        "--max-updates-per-write",
+        1,
+        100_000,
+      ),
+      maxPreconditionsPerWrite: integer(
+        value("maxPreconditionsPerWrite")!,
+        "--max-preconditions-per-write",
+        1,
+        100_000,
+      ),
+      maxChecksPerBulk: integer(value("maxChecksPerBulk")!, "--max-checks-per-bulk", 1, 100_000),
+      maxDeletesPerCall: integer(
+        value("maxDeletesPerCall")!,
+        "--max-deletes-per-call",
+        1,
+        1_000_000,
+      ),
+      maxRelationshipsPerImportMessage: integer(
+        value("maxImportBatch")!,
+        "--max-import-batch",
+        1,
+        100_000,
+      ),
+      maxReceiveMessageBytes: integer(
+        value("maxMessageBytes")!,
+        "--max-message-bytes",
+        1024,
+        1024 * 1024 * 1024,
+      ),
+      defaultDeadlineMs: Math.max(
+        1,
+        parseDuration(value("defaultDeadline")!, "--default-deadline"),
+      ),
+    },
+  };
+}
+
+/**
+ * The zookie secret: the configured one; else, for a SQLite file, the one kept beside it
+ * (created on first start, mode 0600) so that zookies survive restarts; else a random one,
+ * with a warning, since zookies then die with the process (and, on PostgreSQL, are refused
+ * by every other replica).
+ */
+export function resolveZookieSecret(config: ServeConfig, logger: Logger): string {
+  if (config.zookieSecret !== undefined) return config.zookieSecret;
+  const path = sqlitePath(config.datastore);
+  if (path === undefined || path === ":memory:") {
+    logger.warn(
+      path === undefined
+        ? "no --zookie-secret (TRELLIS_ZOOKIE_SECRET): using a random one, so zookies stop working at restart; every replica sharing this PostgreSQL store must be given the same secret"
+        : "no --zookie-secret with an in-memory store: using a random one; zookies stop working at restart",
+    );
+    return randomBytes(32).toString("base64url");
+  }
+  const file = join(dirname(path), "zookie.secret");
+  try {
+    const kept = readFileSync(file, "utf8").trim();
+    if (Buffer.byteLength(kept) < 16) {
+      throw new UsageError(`${file} holds a zookie secret shorter than 16 bytes; fix or remove it`);
+    }
+    return kept;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  const secret = randomBytes(32).toString("base64url");
+  mkdirSync(dirname(file), { recursive: true });
+  try {
+    writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: "wx" });
+  } catch (err) {
+    // Another process created it first: use theirs.
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return readFileSync(file, "utf8").trim();
+    throw err;
+  }
+  logger.info({ file }, "generated a zookie secret; keep it with the database");
+  return secret;
+}
+
+function sqlitePath(url: string): string | undefined {
+  if (!url.startsWith("sqlite:")) return undefined;
+  const path = url.slice("sqlite:".length);
+  return path.startsWith("//") ? path.slice(2) : path;
+}
+
+/** Creates the tenant if missing and writes the preset when the tenant has no schema. */
+async function prepareTenant(
+  store: Datastore,
+  engine: Engine,
+  config: ServeConfig,
+  logger: Logger,
+): Promise<void> {
+  if (!(await store.listTenants()).includes(config.tenant)) {
+    await store.createTenant(config.tenant);
+    logger.info({ tenant: config.tenant }, "created the tenant");
+  }
+  const current = await store.readSchema(config.tenant, await store.headRevision(config.tenant));
+  if (current !== undefined) {
+    if (config.preset !== undefined) {
+      logger.info(
+        { tenant: config.tenant, preset: config.preset },
+        "the tenant has a schema already; the preset is not applied",
+      );
+    }
+    return;
+  }
+  if (config.preset === undefined) {
+    logger.warn(
+      { tenant: config.tenant },
+      "the tenant has no schema yet: write one with SchemaService/WriteSchema, or start with --preset",
+    );
+    return;
+  }
+  const text = readFileSync(join(PRESET_DIR, `${config.preset}.zed`), "utf8");
+  await engine.writeSchema(config.tenant, text);
+  logger.info({ tenant: config.tenant, preset: config.preset }, "wrote the preset schema");
+}
+
+/** How to call the running server: a grpcurl line and an SDK snippet. */
+export function callingHints(
+  address: string,
+  config: ServeConfig,
+  metricsAddress?: string,
+): string {
+  const grpcurl = config.tls === undefined ? "grpcurl -plaintext" : "grpcurl -cacert CERT.pem";
+  const check = JSON.stringify({
+    resource: { objectType: "document", objectId: "readme" },
+    permission: "view",
+    subject: { object: { objectType: "user", objectId: "alice" } },
+  });
+  const lines = [
+    "",
+    `Trellis is serving on ${address} — tenant "${config.tenant}", INSECURE DEV MODE (no authentication).`,
+    "",
+    "Call it with grpcurl:",
+    `  ${grpcurl} ${address} list`,
+    `  ${grpcurl} -d '${check}' ${address} trellis.v1.PermissionService/Check`,
+    "",
+    "Or from TypeScript with the Trellis SDK:",
+    `  import { TrellisClient } from "trellis/client";`,
+    config.tls === undefined
+      ? `  const trellis = new TrellisClient({ address: "${address}" });`
+      : `  const trellis = new TrellisClient({ address: "${address}", tls: { ca: readFileSync("CERT.pem") } });`,
+    `  const { permissionship } = await trellis.check("document:readme", "view", "user:alice");`,
+    "",
+    ...(metricsAddress !== undefined ? [`Metrics: http://${metricsAddress}/metrics`, ""] : []),
+    "Stop with Ctrl-C (SIGINT) or SIGTERM.",
+    "",
+  ];
+  return lines.join("\n");
+}
+
+/**
+ * Runs the server until `stop` aborts; returns the exit code. Usage errors print to `io.err`
+ * and return 2 before anything is opened; a failure to start returns 1.
+ */
+export async function runServe(
+  flags: ServeFlags,
+  io: Output,
+  stop: AbortSignal,
+  env: NodeJS.ProcessEnv = process.env,
+  logger?: Logger,
+): Promise<number> {
+  let config: ServeConfig;
+  try {
+    config = resolveServeConfig(flags, env);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`trellis serve: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const log =
+    logger ?? pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: false }));
+  let store: Datastore | undefined;
+  let engine: Engine | undefined;
+  try {
+    const zookieSecret = resolveZookieSecret(config, log);
+    store = await openDatastore(config.datastore);
+    engine = new Engine(store, {
+      zookieSecret,
+      maxDepth: config.maxDepth,
+      maxStalenessMs: config.maxStalenessMs,
+      cache: { maxEntries: config.cacheMaxEntries, maxBytes: config.cacheMaxBytes },
+      onBackgroundError: (err, tenant) =>
+        log.warn({ err, tenant }, "following the tenant's changelog failed; retrying"),
+    });
+    await prepareTenant(store, engine, config, log);
+    const server = await startServer({
+      engine,
+      listen: config.listen,
+      insecureDev: config.insecureDev,
+      defaultTenant: config.tenant,
+      limits: config.limits,
+      logger: log,
+      ...(config.metricsListen !== undefined ? { metricsListen: config.metricsListen } : {}),
+      ...(config.tls !== undefined ? { tls: config.tls } : {}),
+    });
+    io.out(callingHints(server.address, config, server.metricsAddress));
+    if (!stop.aborted) {
+      await new Promise<void>((resolve) =>
+        stop.addEventListener("abort", () => resolve(), { once: true }),
+      );
+    }
+    log.info({ graceMs: config.shutdownGraceMs }, "shutting down");
+    await server.close({ graceMs: config.shutdownGraceMs });
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`trellis serve: ${err.message}\n`);
+      return 2;
+    }
+    log.error({ err }, "trellis serve failed");
+    io.err(`trellis serve: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    await engine?.close();
+    await store?.close();
+    log.flush();
+  }
+}
+
+export function registerServeCommand(program: Command, io: Output): void {
+  const command = new Command("serve")
+    .description(
+      "run the Trellis gRPC server (PermissionService, RelationshipService, SchemaService, AdminService, health, reflection)",
+    )
+    .addOption(
+      new Option(
+        "--insecure-dev",
+        `serve without caller authentication, loopback addresses only (env: ${INSECURE_DEV_ENV}=1); required until authentication exists`,
+      ),
+    );
+  for (const spec of FLAGS) {
+    // Defaults are applied by resolveServeConfig, after the environment; --help shows them.
+    const shown =
+      spec.defaultValue === undefined
+        ? spec.description
+        : `${spec.description} (default: ${spec.defaultValue})`;
+    command.addOption(new Option(spec.flag, shown).env(spec.env));
+  }
+  command.action(async (flags: ServeFlags) => {
+    const controller = new AbortController();
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) {
+        io.err(`trellis serve: ${signal} again; exiting now\n`);
+        process.exit(130);
+      }
+      controller.abort();
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+    try {
+      process.exitCode = await runServe(flags, io, controller.signal);
+    } finally {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+    }
+  });
+  program.addCommand(command);
+}

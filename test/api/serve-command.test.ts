@@ -1,0 +1,191 @@
+// `trellis serve`: flag checks before anything opens, a full run with a preset, the zookie
+// secret kept across restarts, and the built executable's refusal without --insecure-dev.
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { credentials, status } from "@grpc/grpc-js";
+import pino from "pino";
+import { afterAll, describe, expect, test } from "vitest";
+import { runServe, type ServeFlags } from "../../src/cli/serve-command.js";
+import { Permissionship } from "../../src/gen/trellis/v1/core.js";
+import {
+  CheckRequest,
+  PermissionServiceClient,
+} from "../../src/gen/trellis/v1/permission_service.js";
+import { expectCode, obj, subj, unary } from "./api-fixture.js";
+
+const root = join(import.meta.dirname, "..", "..");
+const dir = mkdtempSync(join(tmpdir(), "trellis-serve-"));
+const silent = pino({ level: "silent" });
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function capture() {
+  let out = "";
+  let err = "";
+  return {
+    io: {
+      out: (t: string) => {
+        out += t;
+      },
+      err: (t: string) => {
+        err += t;
+      },
+    },
+    get out() {
+      return out;
+    },
+    get err() {
+      return err;
+    },
+  };
+}
+
+async function refused(flags: ServeFlags, env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const c = capture();
+  const code = await runServe(flags, c.io, new AbortController().signal, env, silent);
+  expect(code).toBe(2);
+  return c.err;
+}
+
+describe("trellis serve refuses bad configurations before opening anything", () => {
+  test("without --insecure-dev (caller authentication does not exist yet)", async () => {
+    expect(await refused({ datastore: `sqlite:${join(dir, "never", "t.db")}` })).toContain(
+      "--insecure-dev",
+    );
+    expect(existsSync(join(dir, "never"))).toBe(false);
+  });
+
+  test("with --insecure-dev on a non-loopback address", async () => {
+    expect(await refused({ insecureDev: true, listen: "0.0.0.0:50051" })).toContain("--listen");
+    expect(await refused({ insecureDev: true }, { TRELLIS_LISTEN: "10.0.0.1:50051" })).toContain(
+      "--listen",
+    );
+  });
+
+  test("with a malformed flag or variable, naming it", async () => {
+    expect(await refused({ insecureDev: true, maxDepth: "deep" })).toContain("--max-depth");
+    expect(await refused({ insecureDev: true, preset: "nope" })).toContain("--preset");
+    expect(await refused({ insecureDev: true, datastore: "mysql://x" })).toContain("--datastore");
+    expect(await refused({ insecureDev: true, tlsCert: join(dir, "missing.pem") })).toContain(
+      "--tls-key",
+    );
+    expect(
+      await refused({
+        insecureDev: true,
+        tlsCert: join(dir, "missing.pem"),
+        tlsKey: join(dir, "missing.key"),
+      }),
+    ).toContain("--tls-cert");
+    expect(await refused({ insecureDev: true, zookieSecret: "short" })).toContain(
+      "--zookie-secret",
+    );
+    expect(await refused({ insecureDev: true }, { TRELLIS_DEFAULT_DEADLINE: "soon" })).toContain(
+      "--default-deadline",
+    );
+  });
+});
+
+describe("trellis serve runs", () => {
+  /** Starts the command, waits for its banner, returns the address and a stop function. */
+  async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv = {}) {
+    const c = capture();
+    const stop = new AbortController();
+    const done = runServe(flags, c.io, stop.signal, env, silent);
+    const until = Date.now() + 15_000;
+    while (!c.out.includes("Stop with")) {
+      if (Date.now() > until) throw new Error(`no banner; stderr: ${c.err}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const address = /serving on (\S+)/.exec(c.out)![1]!;
+    return {
+      address,
+      banner: c.out,
+      stop: async () => {
+        stop.abort();
+        return done;
+      },
+    };
+  }
+
+  test("with a preset and a generated zookie secret that survives a restart", async () => {
+    const datastore = `sqlite:${join(dir, "data", "trellis.db")}`;
+    const flags: ServeFlags = {
+      insecureDev: true,
+      datastore,
+      preset: "docs",
+      listen: "127.0.0.1:0",
+    };
+    // The environment is overridden by the flag: TRELLIS_LISTEN would be refused.
+    const first = await serve(flags, { TRELLIS_LISTEN: "0.0.0.0:1" });
+    expect(first.banner).toContain("grpcurl -plaintext");
+    expect(first.banner).toContain(first.address);
+    const secretFile = join(dir, "data", "zookie.secret");
+    expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+
+    const ask = async (address: string, token?: string) => {
+      const client = new PermissionServiceClient(address, credentials.createInsecure());
+      try {
+        return await unary(
+          client.check.bind(client),
+          CheckRequest.fromPartial({
+            ...(token !== undefined
+              ? {
+                  consistency: {
+                    requirement: { $case: "atLeastAsFresh", atLeastAsFresh: { token } },
+                  },
+                }
+              : {}),
+            resource: obj("document:readme"),
+            permission: "view",
+            subject: subj("user:alice"),
+          }),
+        );
+      } finally {
+        client.close();
+      }
+    };
+    // The docs preset is loaded: `document#view` exists (an unknown type would fail).
+    const answer = await ask(first.address);
+    expect(answer.permissionship).toBe(Permissionship.PERMISSIONSHIP_NO_PERMISSION);
+    const zookie = answer.checkedAt!.token;
+    expect(await first.stop()).toBe(0);
+
+    const second = await serve(flags);
+    try {
+      // Same secret, so the first run's zookie is honoured, not refused as forged.
+      expect((await ask(second.address, zookie)).permissionship).toBe(
+        Permissionship.PERMISSIONSHIP_NO_PERMISSION,
+      );
+    } finally {
+      expect(await second.stop()).toBe(0);
+    }
+    // A different secret refuses it.
+    const third = await serve({ ...flags, zookieSecret: "another-secret-0123456789" });
+    try {
+      await expectCode(ask(third.address, zookie), status.INVALID_ARGUMENT);
+    } finally {
+      await third.stop();
+    }
+  });
+});
+
+describe("the built executable", () => {
+  test("exits 2 without --insecure-dev", async () => {
+    if (!existsSync(join(root, "dist", "cli", "main.js"))) {
+      throw new Error("dist/ is missing: run `make build` (make test does) before this test");
+    }
+    const run = promisify(execFile);
+    const result = await run(process.execPath, [join(root, "bin", "trellis"), "serve"], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? "" },
+    }).then(
+      () => ({ code: 0, stderr: "" }),
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--insecure-dev");
+  });
+});
