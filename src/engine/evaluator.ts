@@ -275,9 +275,14 @@ export class Evaluator {
   }
 
   /** The caveat of one tuple, evaluated with the tuple's and the request's context. */
-  #tupleCondition(v: TupleVersion): Outcome {
+  #noteExpiration(v: TupleVersion): void {
     const depth = this.#stackKeys.length - 1;
     if (v.expiresAt < this.#validUntil[depth]!) this.#validUntil[depth] = v.expiresAt;
+  }
+
+  #tupleCondition(v: TupleVersion): Outcome {
+    this.#noteExpiration(v);
+    const depth = this.#stackKeys.length - 1;
     const ref = v.caveat;
     if (ref === undefined) return ALLOW;
     this.#contextual[depth] = true;
@@ -406,12 +411,12 @@ export class Evaluator {
     for (const v of entry.all) {
       if (!isVisible(v, revision, now)) continue;
       seen++;
-      // The condition first: it records the tuple's expiration, which bounds how long any
-      // answer, this DENIED included, may be cached.
-      const condition = this.#tupleCondition(v);
+      // The tuple's expiration bounds how long any answer, this DENIED included, may be cached;
+      // its caveat is not evaluated for a subject that cannot qualify (as in SpiceDB).
+      this.#noteExpiration(v);
       const target = r.targets.get(v.subjectType);
       if (target === undefined) return DENY;
-      acc = intersection(acc, condition);
+      acc = intersection(acc, this.#tupleCondition(v));
       if (acc.value === DENIED) return DENY;
       acc = intersection(acc, this.#member(target, v.subjectId));
       if (acc.value === DENIED) return DENY;
