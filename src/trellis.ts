@@ -3,14 +3,13 @@
  * same `TrellisApi` as the gRPC `TrellisClient`, acting on one tenant. No network, no server.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
 import { invalidArgument, TrellisError } from "./core/errors.js";
 import type { Relationship } from "./core/relationship.js";
 import type { Revision, TenantId, Zookie } from "./core/revision.js";
 import { Engine, type EngineOptions } from "./engine/engine.js";
 import type { TraceNode } from "./engine/evaluator.js";
+import { keptZookieSecret } from "./engine/zookie-secret.js";
 import {
   checkItemOf,
   consistencyOf,
@@ -104,9 +103,6 @@ const ENGINE_OPTIONS = [
 ] as const satisfies readonly (keyof EngineOptions)[];
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([...OWN_OPTIONS, ...ENGINE_OPTIONS]);
 
-/** Beside a SQLite file: its zookie secret (as `trellis serve` keeps it). */
-const ZOOKIE_SECRET_FILE = "zookie.secret";
-
 /** Objects per engine page of ListObjects: how far ahead of the consumer the work runs. */
 const LIST_OBJECTS_PAGE = 500;
 /** Relationships per store page of a read; changelog entries per read of Watch. */
@@ -161,7 +157,8 @@ export class Trellis implements TrellisApi {
     try {
       engine = new Engine(store, {
         ...engineOptions,
-        zookieSecret: options.zookieSecret ?? keptZookieSecret(datastore),
+        zookieSecret:
+          options.zookieSecret ?? keptZookieSecret(datastore)?.secret ?? randomBytes(32),
       });
       await ensureTenant(store, tenant);
       const trellis = new Trellis(engine, tenant);
@@ -506,40 +503,6 @@ export class Trellis implements TrellisApi {
 /** `{ [key]: value }` when the value is defined, `{}` otherwise (for optional properties). */
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
-}
-
-/**
- * The zookie secret kept beside a SQLite file (created with the first open), so that zookies
- * outlive the process; a random one for other stores. The file and its format are those of
- * `trellis serve`, so an embedded instance and a server on the same file accept each other's
- * zookies.
- */
-function keptZookieSecret(datastore: string): string | Uint8Array {
-  const path = datastore.slice("sqlite:".length).replace(/^\/\//, "");
-  if (!datastore.startsWith("sqlite:") || path === ":memory:") return randomBytes(32);
-  const file = join(dirname(path), ZOOKIE_SECRET_FILE);
-  try {
-    return readSecret(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
-  const secret = randomBytes(32).toString("base64url");
-  try {
-    writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: "wx" });
-  } catch (err) {
-    // Another process created it first: use theirs.
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") return readSecret(file);
-    throw err;
-  }
-  return secret;
-}
-
-function readSecret(file: string): string {
-  const kept = readFileSync(file, "utf8").trim();
-  if (Buffer.byteLength(kept) < 16) {
-    throw new TypeError(`${file} holds a zookie secret shorter than 16 bytes; fix or remove it`);
-  }
-  return kept;
 }
 
 async function ensureTenant(store: Datastore, tenant: TenantId): Promise<void> {

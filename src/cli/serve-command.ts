@@ -5,8 +5,8 @@
  * variable, and both are checked before anything is opened, with a message naming the flag.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import pino, { type Logger } from "pino";
@@ -14,6 +14,7 @@ import { isLoopbackHost, parseListenAddress } from "../api/listen-address.js";
 import { DEFAULT_SHUTDOWN_GRACE_MS, startServer } from "../api/server.js";
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "../api/server-limits.js";
 import { ENGINE_DEFAULTS, Engine } from "../engine/engine.js";
+import { keptZookieSecret } from "../engine/zookie-secret.js";
 import type { Datastore } from "../store/datastore.js";
 import { openDatastore } from "../store/open.js";
 import type { Output } from "./schema-command.js";
@@ -412,42 +413,24 @@ export function resolveServeConfig(
  */
 export function resolveZookieSecret(config: ServeConfig, logger: Logger): string {
   if (config.zookieSecret !== undefined) return config.zookieSecret;
-  const path = sqlitePath(config.datastore);
-  if (path === undefined || path === ":memory:") {
+  let kept: ReturnType<typeof keptZookieSecret>;
+  try {
+    kept = keptZookieSecret(config.datastore);
+  } catch (err) {
+    if (err instanceof TypeError) throw new UsageError(err.message);
+    throw err;
+  }
+  if (kept === undefined) {
     logger.warn(
-      path === undefined
-        ? "no --zookie-secret (TRELLIS_ZOOKIE_SECRET): using a random one, so zookies stop working at restart; every replica sharing this PostgreSQL store must be given the same secret"
-        : "no --zookie-secret with an in-memory store: using a random one; zookies stop working at restart",
+      config.datastore.startsWith("sqlite:")
+        ? "no --zookie-secret with an in-memory store: using a random one; zookies stop working at restart"
+        : "no --zookie-secret (TRELLIS_ZOOKIE_SECRET): using a random one, so zookies stop working at restart; every replica sharing this PostgreSQL store must be given the same secret",
     );
     return randomBytes(32).toString("base64url");
   }
-  const file = join(dirname(path), "zookie.secret");
-  try {
-    const kept = readFileSync(file, "utf8").trim();
-    if (Buffer.byteLength(kept) < 16) {
-      throw new UsageError(`${file} holds a zookie secret shorter than 16 bytes; fix or remove it`);
-    }
-    return kept;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
-  const secret = randomBytes(32).toString("base64url");
-  mkdirSync(dirname(file), { recursive: true });
-  try {
-    writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: "wx" });
-  } catch (err) {
-    // Another process created it first: use theirs.
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") return readFileSync(file, "utf8").trim();
-    throw err;
-  }
-  logger.info({ file }, "generated a zookie secret; keep it with the database");
-  return secret;
-}
-
-function sqlitePath(url: string): string | undefined {
-  if (!url.startsWith("sqlite:")) return undefined;
-  const path = url.slice("sqlite:".length);
-  return path.startsWith("//") ? path.slice(2) : path;
+  if (kept.created)
+    logger.info({ file: kept.file }, "generated a zookie secret; keep it with the database");
+  return kept.secret;
 }
 
 /** Creates the tenant if missing and writes the preset when the tenant has no schema. */
