@@ -173,8 +173,20 @@ export class Engine {
       revision,
       index: mirror.index,
       schema,
-      zookie: this.#zookies.encode(tenant, revision),
+      zookie: this.#readZookie(tenant, revision),
     };
+  }
+
+  /** Last zookie issued for reads, per tenant: reads within one revision share it. */
+  readonly #readZookies = new Map<TenantId, { revision: Revision; zookie: Zookie }>();
+
+  /** The zookie of a read at `revision`; signed once per tenant and revision, not per request. */
+  #readZookie(tenant: TenantId, revision: Revision): Zookie {
+    const last = this.#readZookies.get(tenant);
+    if (last !== undefined && last.revision === revision) return last.zookie;
+    const zookie = this.#zookies.encode(tenant, revision);
+    this.#readZookies.set(tenant, { revision, zookie });
+    return zookie;
   }
 
   async #revisionFor(
@@ -396,34 +408,10 @@ export class Engine {
     tenant: TenantId,
     consistency: Consistency = "fully_consistent",
   ): Promise<{ text: string; zookie: Zookie }> {
-    const revision = await this.#storeRevision(tenant, consistency);
+    const revision = await this.#revisionFor(tenant, await this.mirror(tenant), consistency);
     const stored = await this.store.readSchema(tenant, revision);
     if (stored === undefined) throw new TrellisError("NOT_FOUND", `tenant ${tenant} has no schema`);
     return { text: stored.text, zookie: this.#zookies.encode(tenant, revision) };
-  }
-
-  /** A revision to read the store itself at (schema and tuple reads that skip the mirror). */
-  async #storeRevision(tenant: TenantId, consistency: Consistency): Promise<Revision> {
-    if (consistency === "minimize_latency") {
-      return this.store.optimizedRevision(tenant, this.#options.maxStalenessMs);
-    }
-    if (consistency === "fully_consistent") return this.store.headRevision(tenant);
-    if ("atLeastAsFresh" in consistency) {
-      const wanted = this.#zookies.decode(
-        tenant,
-        consistency.atLeastAsFresh,
-        "consistency.at_least_as_fresh",
-      );
-      return Math.max(
-        wanted,
-        await this.store.optimizedRevision(tenant, this.#options.maxStalenessMs),
-      );
-    }
-    return this.#zookies.decode(
-      tenant,
-      consistency.atExactSnapshot,
-      "consistency.at_exact_snapshot",
-    );
   }
 
   /** The schema at head, compiled; FAILED_PRECONDITION when the tenant has none. */
