@@ -222,9 +222,11 @@ export class Trellis implements TrellisApi {
   ): Promise<DeleteResult> {
     const engine = this.#engine();
     const limit = positiveIntegerOf(options.limit, "limit");
+    const preconditions = preconditionsOf(options.preconditions);
     const deleteOptions: DeleteByFilterOptions = {
       ...(limit !== undefined ? { limit } : {}),
       ...(options.allowPartial === true ? { allowPartial: true } : {}),
+      ...(preconditions.length > 0 ? { preconditions } : {}),
     };
     const result = await engine.deleteRelationships(
       this.tenant,
@@ -470,6 +472,7 @@ export class Trellis implements TrellisApi {
             zookie: engine.zookies.encode(this.tenant, event.revision),
             changes: event.changes,
             schemaChanged: event.schemaChanged,
+            committedAt: event.committedAt,
           };
         }
       }
@@ -527,16 +530,25 @@ function traceOf(node: TraceNode): CheckTrace {
   };
 }
 
+interface RevisionEvent {
+  revision: Revision;
+  committedAt: Date;
+  changes: RelationshipChange[];
+  schemaChanged: boolean;
+}
+
 /** Changelog entries as one event per revision (the store never splits a revision). */
-function groupByRevision(
-  changes: readonly ChangeEvent[],
-): { revision: Revision; changes: RelationshipChange[]; schemaChanged: boolean }[] {
-  const events: { revision: Revision; changes: RelationshipChange[]; schemaChanged: boolean }[] =
-    [];
+function groupByRevision(changes: readonly ChangeEvent[]): RevisionEvent[] {
+  const events: RevisionEvent[] = [];
   for (const change of changes) {
     let event = events.at(-1);
     if (event === undefined || event.revision !== change.revision) {
-      event = { revision: change.revision, changes: [], schemaChanged: false };
+      event = {
+        revision: change.revision,
+        committedAt: change.committedAt,
+        changes: [],
+        schemaChanged: false,
+      };
       events.push(event);
     }
     if (change.op === "SCHEMA") event.schemaChanged = true;

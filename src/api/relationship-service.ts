@@ -3,9 +3,8 @@
  * (writes are validated against the schema there) and the store (snapshot reads, changelog).
  */
 import type { Logger } from "pino";
-import { invalidArgument, PreconditionFailedError, TrellisError } from "../core/errors.js";
-import type { Relationship } from "../core/relationship.js";
-import type { TenantId, Zookie } from "../core/revision.js";
+import { invalidArgument, TrellisError } from "../core/errors.js";
+import type { Zookie } from "../core/revision.js";
 import type { Engine } from "../engine/engine.js";
 import type { Relationship as PbRelationship } from "../gen/trellis/v1/core.js";
 import type {
@@ -23,10 +22,8 @@ import type {
   WriteRequest,
   WriteResponse,
 } from "../gen/trellis/v1/relationship_service.js";
-import type { Precondition, RelationshipFilter } from "../store/datastore.js";
-import { encodeCursor as readCursor } from "../store/read-cursor.js";
-import { normalizeFilter } from "../store/relationship-filter.js";
-import { identityKey } from "../store/tuple-row.js";
+import type { Precondition } from "../store/datastore.js";
+import { cursorAfter } from "../store/index.js";
 import {
   consistencyFromProto,
   cursorFromProto,
@@ -106,16 +103,11 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
         );
       }
       const limit = req.optionalLimit === 0 ? max : req.optionalLimit;
-      const result =
-        preconditions.length === 0
-          ? await engine.deleteRelationships(ctx.tenant, filter, {
-              limit,
-              allowPartial: req.allowPartialDeletions,
-            })
-          : await deleteWithPreconditions(ctx.tenant, filter, preconditions, {
-              limit,
-              allowPartial: req.allowPartialDeletions,
-            });
+      const result = await engine.deleteRelationships(ctx.tenant, filter, {
+        limit,
+        allowPartial: req.allowPartialDeletions,
+        preconditions,
+      });
       return {
         deletedAt: zookieToProto(result.zookie),
         deletedCount: result.deleted,
@@ -131,7 +123,6 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
         const view = await engine.view(ctx.tenant, consistencyFromProto(req.consistency));
         const readAt = zookieToProto(view.zookie);
         // Per-item cursors are the store's own page cursors, so any item is a resume point.
-        const normalized = normalizeFilter(filter);
         let cursor = cursorFromProto(req.optionalCursor);
         let remaining = req.optionalLimit === 0 ? Number.POSITIVE_INFINITY : req.optionalLimit;
         while (remaining > 0) {
@@ -146,7 +137,7 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
             await out.write({
               readAt,
               relationship: relationshipToProto(rel),
-              afterResultCursor: { token: readCursor(normalized, identityKey(rel)) },
+              afterResultCursor: { token: cursorAfter(filter, rel) },
             });
           }
           remaining -= page.relationships.length;
@@ -243,54 +234,6 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
       (req, ctx, out) => watchChanges({ engine, limits, metrics }, req, ctx, out),
     ),
   };
-
-  /**
-   * Delete with preconditions. The store's delete-by-filter takes no preconditions, so the
-   * matches are read at head and deleted by one write that carries the preconditions: the
-   * preconditions and the deletion are atomic (nothing is deleted unless they hold), but a
-   * tuple that starts matching between the read and the write is not deleted.
-   */
-  async function deleteWithPreconditions(
-    tenant: TenantId,
-    filter: RelationshipFilter,
-    preconditions: readonly Precondition[],
-    options: { limit: number; allowPartial: boolean },
-  ): Promise<{ zookie: Zookie; deleted: number; partial: boolean }> {
-    const head = await metrics.timeStore("headRevision", () => store.headRevision(tenant));
-    const page = await metrics.timeStore("readByFilter", () =>
-      store.readByFilter(tenant, head, filter, { limit: options.limit + 1 }),
-    );
-    const partial = page.relationships.length > options.limit;
-    if (partial && !options.allowPartial) {
-      throw new TrellisError(
-        "FAILED_PRECONDITION",
-        `more than ${options.limit} relationships match the filter; raise optional_limit or set allow_partial_deletions`,
-        { field: "filter" },
-      );
-    }
-    const matches: readonly Relationship[] = page.relationships.slice(0, options.limit);
-    if (matches.length === 0) {
-      // Nothing to delete: the preconditions are answered at the snapshot read.
-      for (const [i, p] of preconditions.entries()) {
-        const found = await metrics.timeStore("readByFilter", () =>
-          store.readByFilter(tenant, head, p.filter, { limit: 1 }),
-        );
-        const matched = found.relationships.length > 0;
-        if (matched !== (p.op === "MUST_MATCH")) {
-          throw new PreconditionFailedError(`precondition ${p.op} did not hold`, {
-            field: `preconditions[${i}]`,
-          });
-        }
-      }
-      return { zookie: engine.zookies.encode(tenant, head), deleted: 0, partial: false };
-    }
-    const { zookie } = await engine.writeRelationships(
-      tenant,
-      matches.map((relationship) => ({ op: "DELETE" as const, relationship })),
-      preconditions,
-    );
-    return { zookie, deleted: matches.length, partial };
-  }
 }
 
 /** Says which Import message failed, and that the earlier ones stay committed. */

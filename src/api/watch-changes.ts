@@ -102,7 +102,7 @@ function* messagesOf(
   let previous = after;
   let i = 0;
   while (i < changes.length) {
-    const revision = changes[i]!.revision;
+    const { revision, committedAt } = changes[i]!;
     let schemaChanged = false;
     let part: RelationshipChange[] = [];
     let bytes = 0;
@@ -119,6 +119,7 @@ function* messagesOf(
             changesThrough: zookieToProto(zookie(previous)),
             updates: part.map(changeToProto),
             schemaChanged: false,
+            committedAt,
           },
           through: previous,
         };
@@ -133,6 +134,7 @@ function* messagesOf(
         changesThrough: zookieToProto(zookie(revision)),
         updates: part.map(changeToProto),
         schemaChanged,
+        committedAt,
       },
       through: revision,
     };

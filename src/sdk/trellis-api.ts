@@ -81,6 +81,8 @@ export interface DeleteOptions {
   readonly limit?: number;
   /** With `limit`: delete the first `limit` matches in stable order and report `partial`. */
   readonly allowPartial?: boolean;
+  /** Checked at head in the deletion's transaction: if one fails, nothing is deleted. */
+  readonly preconditions?: readonly Precondition[];
 }
 
 export interface ReadOptions extends ConsistencyOptions {
@@ -214,8 +216,8 @@ export interface WatchEvent {
   readonly changes: readonly RelationshipChange[];
   /** The write changed the schema. */
   readonly schemaChanged: boolean;
-  /** When the write committed (known to the server; absent in embedded mode). */
-  readonly committedAt?: Date;
+  /** When the write committed, by the store's clock. */
+  readonly committedAt: Date;
 }
 
 export interface WriteResult {

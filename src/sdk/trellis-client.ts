@@ -78,6 +78,7 @@ import type {
 import {
   answerFromWire,
   changeFromWire,
+  committedAtFromWire,
   consistencyToWire,
   expandTreeFromWire,
   filterToWire,
@@ -214,17 +215,20 @@ export class TrellisClient implements TrellisApi {
   ): Promise<DeleteResult> {
     const checked = filterOf(filter);
     const limit = positiveIntegerOf(options.limit, "limit");
+    const preconditions = preconditionsOf(options.preconditions);
     const res = await this.#unary(
       "RelationshipService/Delete",
       this.#relationships.delete.bind(this.#relationships),
       {
         filter: filterToWire(checked),
-        preconditions: [],
+        preconditions: preconditions.map(preconditionToWire),
         optionalLimit: limit ?? 0,
         allowPartialDeletions: options.allowPartial === true,
       },
       options,
-      limit === undefined,
+      // Retried only when a lost first try cannot make the retry fail: without a limit and
+      // without preconditions (which the first try's deletion could have changed).
+      limit === undefined && preconditions.length === 0,
     );
     return {
       zookie: this.#wrote(zookieFromWire(res.deletedAt, "Delete")).zookie,
@@ -467,7 +471,7 @@ export class TrellisClient implements TrellisApi {
         zookie: zookieFromWire(message.changesThrough, "Watch"),
         changes: message.updates.map(changeFromWire),
         schemaChanged: message.schemaChanged,
-        ...(message.committedAt !== undefined ? { committedAt: message.committedAt } : {}),
+        committedAt: committedAtFromWire(message.committedAt),
       };
     }
   }

@@ -136,6 +136,12 @@ export function zookieFromWire(z: pb.Zookie | undefined, what: string): Zookie {
   return z.token as Zookie;
 }
 
+/** The commit time a Watch message must carry. */
+export function committedAtFromWire(at: Date | undefined): Date {
+  if (at === undefined) throw malformedResponse("Watch message has no committed_at");
+  return at;
+}
+
 const PERMISSIONSHIP: Readonly<Partial<Record<pb.Permissionship, Permissionship>>> = {
   [pb.Permissionship.PERMISSIONSHIP_HAS_PERMISSION]: "ALLOWED",
   [pb.Permissionship.PERMISSIONSHIP_NO_PERMISSION]: "DENIED",

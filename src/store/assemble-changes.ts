@@ -2,6 +2,7 @@
  * The engine-independent half of `changesSince`: merging tuple and schema changes and cutting
  * the result at a revision boundary.
  */
+import { bug } from "../core/errors.js";
 import type { ChangeEvent } from "./datastore.js";
 import { rowToRelationship, type TupleRow } from "./tuple-row.js";
 
@@ -18,8 +19,18 @@ export interface SchemaRow {
   text: string;
 }
 
+/** A revision's commit time as the engines store it: epoch milliseconds. */
+export interface CommitTimeRow {
+  rev: number | string;
+  committed_at: number | string;
+}
+
+/** A change before its commit time is attached (see `withCommitTimes`). */
+export type UntimedChange = DistributiveOmit<ChangeEvent, "committedAt">;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 export interface AssembledChanges {
-  readonly events: ChangeEvent[];
+  readonly events: UntimedChange[];
   /**
    * Set when the tuple query stopped inside the last revision kept: the caller appends that
    * revision's changes after this row (same rev, greater seq), in seq order.
@@ -27,7 +38,7 @@ export interface AssembledChanges {
   readonly completeAfter?: ChangeRow;
 }
 
-export function rowToChange(row: ChangeRow): ChangeEvent {
+export function rowToChange(row: ChangeRow): UntimedChange {
   return { revision: Number(row.rev), op: row.op, relationship: rowToRelationship(row) };
 }
 
@@ -41,7 +52,7 @@ export function assembleChanges(
   schemas: readonly SchemaRow[],
   limit: number,
 ): AssembledChanges {
-  const events: ChangeEvent[] = [];
+  const events: UntimedChange[] = [];
   let i = 0;
   let j = 0;
   while (i < rows.length || j < schemas.length) {
@@ -64,4 +75,31 @@ export function assembleChanges(
     return { events: kept, completeAfter: lastRow };
   }
   return { events: kept };
+}
+
+/**
+ * The revision range whose commit times `withCommitTimes` needs; undefined for no events.
+ */
+export function revisionSpan(
+  events: readonly UntimedChange[],
+): { first: number; last: number } | undefined {
+  if (events.length === 0) return undefined;
+  return { first: events[0]!.revision, last: events[events.length - 1]!.revision };
+}
+
+/**
+ * Attaches each event's commit time. Every revision in the changelog has a revision row (both
+ * are written in one transaction and garbage-collected together), so a missing one is a bug.
+ */
+export function withCommitTimes(
+  events: readonly UntimedChange[],
+  times: readonly CommitTimeRow[],
+): ChangeEvent[] {
+  const byRevision = new Map<number, Date>();
+  for (const row of times) byRevision.set(Number(row.rev), new Date(Number(row.committed_at)));
+  return events.map((event) => {
+    const committedAt = byRevision.get(event.revision);
+    if (committedAt === undefined) bug(`revision ${event.revision} has no commit time`);
+    return { ...event, committedAt } as ChangeEvent;
+  });
 }

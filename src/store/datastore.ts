@@ -81,6 +81,11 @@ export interface DeleteByFilterOptions {
   readonly limit?: number;
   /** With `limit`: delete the first `limit` matches in stable order and report `partial`. */
   readonly allowPartial?: boolean;
+  /**
+   * Evaluated at head in the deletion's transaction, before it, as `write` does: one that
+   * does not hold fails the call (`PreconditionFailedError`) and nothing is deleted.
+   */
+  readonly preconditions?: readonly Precondition[];
 }
 
 export interface DeleteByFilterResult {
@@ -130,6 +135,8 @@ export interface StoredSchema {
 /** A tuple written (created or replaced) or deleted at `revision`. */
 export interface RelationshipChange {
   readonly revision: Revision;
+  /** When the revision committed (the store's clock), millisecond precision. */
+  readonly committedAt: Date;
   readonly op: "TOUCH" | "DELETE";
   /** For TOUCH, the tuple as written (caveat and expiration included); for DELETE, as it was. */
   readonly relationship: Relationship;
@@ -138,6 +145,8 @@ export interface RelationshipChange {
 /** A schema written at `revision`; `text` is the whole new schema. */
 export interface SchemaChange {
   readonly revision: Revision;
+  /** When the revision committed (the store's clock), millisecond precision. */
+  readonly committedAt: Date;
   readonly op: "SCHEMA";
   readonly text: string;
 }

@@ -4,3 +4,4 @@
  */
 export type * from "./datastore.js";
 export { DATASTORE_DEFAULTS, type OpenDatastoreOptions, openDatastore } from "./open.js";
+export { cursorAfter } from "./read-cursor.js";

@@ -4,9 +4,10 @@
  * filter, so a cursor replayed against another filter is refused instead of silently skipping.
  * Format: base64url of the JSON array `["r1", fingerprint, ...identity]`.
  */
-import { invalidArgument } from "../core/index.js";
-import { FILTER_COLUMNS, type NormalizedFilter } from "./relationship-filter.js";
-import type { IdentityKey } from "./tuple-row.js";
+import { invalidArgument, type Relationship } from "../core/index.js";
+import type { RelationshipFilter } from "./datastore.js";
+import { FILTER_COLUMNS, type NormalizedFilter, normalizeFilter } from "./relationship-filter.js";
+import { type IdentityKey, identityKey } from "./tuple-row.js";
 
 const VERSION = "r1";
 
@@ -32,6 +33,14 @@ export function encodeCursor(filter: NormalizedFilter, key: IdentityKey): string
   return Buffer.from(JSON.stringify([VERSION, fingerprint(filter), ...key]), "utf8").toString(
     "base64url",
   );
+}
+
+/**
+ * The `readByFilter` cursor that resumes right after `rel` under `filter`: lets a caller that
+ * streams a page item by item hand out a resume point for every item, not only page ends.
+ */
+export function cursorAfter(filter: RelationshipFilter, rel: Relationship): string {
+  return encodeCursor(normalizeFilter(filter), identityKey(rel));
 }
 
 /** The identity after which the next page starts; INVALID_ARGUMENT for a cursor not ours. */

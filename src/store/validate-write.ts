@@ -45,6 +45,13 @@ export function validateWrite(
     }
     seen.set(key, i);
   });
+  return validatePreconditions(preconditions);
+}
+
+/** Throws INVALID_ARGUMENT naming the field for a malformed precondition. */
+export function validatePreconditions(
+  preconditions: readonly Precondition[] = [],
+): CheckedPrecondition[] {
   if (!Array.isArray(preconditions)) {
     throw invalidArgument("preconditions must be an array", "preconditions");
   }

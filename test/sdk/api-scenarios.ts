@@ -157,6 +157,26 @@ export function describeTrellisApi(name: string, open: () => Promise<OpenedApi>)
       );
     });
 
+    test("deletes by filter only when its preconditions hold", async () => {
+      await api.writeRelationships(["document:p2#viewer@user:pia", "document:p2#viewer@user:pat"]);
+      const viewers = { resourceType: "document", resourceId: "p2", relation: "viewer" } as const;
+      const owner = { resourceType: "document", resourceId: "p2", relation: "owner" } as const;
+      await expectCode(
+        api.deleteRelationships(viewers, { preconditions: [{ op: "MUST_MATCH", filter: owner }] }),
+        "FAILED_PRECONDITION",
+      );
+      expect((await api.check("document:p2", "view", "user:pat", fresh())).permissionship).toBe(
+        "ALLOWED",
+      );
+      const result = await api.deleteRelationships(viewers, {
+        preconditions: [{ op: "MUST_NOT_MATCH", filter: owner }],
+      });
+      expect(result.deleted).toBe(2);
+      expect((await api.check("document:p2", "view", "user:pat", fresh())).permissionship).toBe(
+        "DENIED",
+      );
+    });
+
     test("answers CONDITIONAL with the missing parameters until the context decides", async () => {
       await api.writeRelationships(['document:cv1#viewer@user:dora[on_day:{"allowed":"monday"}]']);
       const open = await api.check("document:cv1", "view", "user:dora", fresh());
@@ -356,10 +376,12 @@ export function describeTrellisApi(name: string, open: () => Promise<OpenedApi>)
         resourceId: "wa1",
         relation: "viewer",
       });
-      const events: { zookie: Zookie; ops: string[] }[] = [];
+      const before = Date.now();
+      const events: { zookie: Zookie; ops: string[]; committedAt: Date }[] = [];
       for await (const event of watch) {
         events.push({
           zookie: event.zookie,
+          committedAt: event.committedAt,
           ops: event.changes.map(
             (c) => `${c.op} ${c.relationship.relation}@${c.relationship.subject.id}`,
           ),
@@ -368,6 +390,11 @@ export function describeTrellisApi(name: string, open: () => Promise<OpenedApi>)
       }
       expect(events.map((e) => e.ops)).toEqual([["TOUCH owner@rex"], ["DELETE viewer@rex"]]);
       expect(events[1]!.zookie).toBe(api.lastZookie);
+      // Both writes committed during this test, by the real clock both entry points use.
+      for (const event of events) {
+        expect(event.committedAt.getTime()).toBeGreaterThanOrEqual(before - 1000);
+        expect(event.committedAt.getTime()).toBeLessThanOrEqual(Date.now());
+      }
     });
 
     test("goes on answering after a consumer breaks out of a stream early", async () => {

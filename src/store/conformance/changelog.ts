@@ -26,9 +26,11 @@ function replay(changes: readonly ChangeEvent[]): Relationship[] {
 
 export function changelogTests(open: OpenFixture): void {
   it("lists changes by revision, then in the order of the write", async () => {
-    const { store, tenant } = await open();
+    const { store, tenant, clock } = await open();
     await store.write(tenant, [create("doc:z#viewer@user:a"), create("doc:a#viewer@user:b")]);
     await store.writeSchema(tenant, "definition user {}");
+    clock.advance(1500);
+    const thirdCommit = new Date(clock.now());
     await store.write(tenant, [
       remove("doc:z#viewer@user:a"),
       touch('doc:a#viewer@user:b[flagged:{"x":[1]}]'),
@@ -50,14 +52,18 @@ export function changelogTests(open: OpenFixture): void {
       "5 TOUCH doc:q#viewer@user:q",
       "5 TOUCH doc:b#viewer@user:q",
     ]);
+    // Every entry carries its revision's commit time, read from the store's clock.
+    expect(changes[2]!.committedAt.getTime()).toBe(thirdCommit.getTime() - 1500);
     // A TOUCH carries the tuple as written; a DELETE the tuple as it was.
     expect(changes[4]).toEqual({
       revision: 3,
+      committedAt: thirdCommit,
       op: "TOUCH",
       relationship: rel('doc:a#viewer@user:b[flagged:{"x":[1]}]'),
     });
     expect(changes[6]).toEqual({
       revision: 4,
+      committedAt: thirdCommit,
       op: "DELETE",
       relationship: rel('doc:a#viewer@user:b[flagged:{"x":[1]}]'),
     });

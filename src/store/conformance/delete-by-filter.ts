@@ -1,5 +1,6 @@
-/** deleteByFilter: atomic, limited, partial on request. */
+/** deleteByFilter: atomic, limited, partial on request, guarded by preconditions. */
 import { expect, it } from "vitest";
+import { PreconditionFailedError } from "../../core/index.js";
 import type { OpenFixture } from "./fixture.js";
 import { create, everything, expectCode, keys, orderedKeys } from "./tuple-fixtures.js";
 
@@ -104,6 +105,54 @@ export function deleteByFilterTests(open: OpenFixture): void {
       deleted: 1,
       partial: false,
     });
+  });
+
+  it("deletes only when every precondition holds at head", async () => {
+    const { store, tenant } = await seeded();
+    const result = await store.deleteByFilter(
+      tenant,
+      { resourceType: "doc", relation: "viewer" },
+      {
+        preconditions: [
+          { op: "MUST_MATCH", filter: { resourceType: "doc", relation: "owner" } },
+          { op: "MUST_NOT_MATCH", filter: { resourceType: "folder", relation: "owner" } },
+        ],
+      },
+    );
+    expect(result).toEqual({ revision: 2, deleted: 4, partial: false });
+  });
+
+  it("deletes nothing and keeps the revision when a precondition fails", async () => {
+    const { store, tenant } = await seeded();
+    const err = await store
+      .deleteByFilter(
+        tenant,
+        { resourceType: "doc" },
+        {
+          preconditions: [
+            { op: "MUST_MATCH", filter: { resourceType: "doc", relation: "owner" } },
+            { op: "MUST_NOT_MATCH", filter: { resourceType: "folder" } },
+          ],
+        },
+      )
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PreconditionFailedError);
+    expect((err as PreconditionFailedError).field).toBe("preconditions[1]");
+    expect(await store.headRevision(tenant)).toBe(1);
+    expect(await everything(store, tenant)).toHaveLength(6);
+  });
+
+  it("rejects a malformed precondition with INVALID_ARGUMENT", async () => {
+    const { store, tenant } = await seeded();
+    await expectCode(
+      store.deleteByFilter(
+        tenant,
+        { resourceType: "doc" },
+        { preconditions: [{ op: "MUST_MATCH", filter: { resourceType: "" } }] },
+      ),
+      "INVALID_ARGUMENT",
+    );
+    expect(await store.headRevision(tenant)).toBe(1);
   });
 
   it("rejects a malformed filter or limit with INVALID_ARGUMENT", async () => {

@@ -69,7 +69,12 @@ export function expirationTests(open: OpenFixture): void {
     expect(await everything(store, tenant)).toEqual([rel("doc:a#viewer@user:alice[flagged]")]);
     const changes = await store.changesSince(tenant, 1, 10);
     expect(changes).toEqual([
-      { revision: r2, op: "TOUCH", relationship: rel("doc:a#viewer@user:alice[flagged]") },
+      {
+        revision: r2,
+        committedAt: new Date(clock.now()),
+        op: "TOUCH",
+        relationship: rel("doc:a#viewer@user:alice[flagged]"),
+      },
     ]);
     await expectCode(
       store.write(tenant, [create("doc:a#viewer@user:alice")]),

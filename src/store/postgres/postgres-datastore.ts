@@ -21,8 +21,11 @@ import {
 import {
   assembleChanges,
   type ChangeRow,
+  type CommitTimeRow,
+  revisionSpan,
   rowToChange,
   type SchemaRow,
+  withCommitTimes,
 } from "../assemble-changes.js";
 import { ChangeNotifier } from "../change-notifier.js";
 import type {
@@ -65,7 +68,11 @@ import {
   type TupleRow,
   tupleValues,
 } from "../tuple-row.js";
-import { type CheckedPrecondition, validateWrite } from "../validate-write.js";
+import {
+  type CheckedPrecondition,
+  validatePreconditions,
+  validateWrite,
+} from "../validate-write.js";
 import {
   createOfExisting,
   deleteLimitExceeded,
@@ -702,10 +709,12 @@ export class PostgresDatastore implements Datastore {
     const normalized = normalizeFilter(filter);
     const limit = options.limit;
     if (limit !== undefined) checkPositiveInteger(limit, "limit");
+    const preconditions = validatePreconditions(options.preconditions);
     const result = await this.#transaction("deleteByFilter", async (client) => {
       const locked = await this.#lockTenant(client, tenant);
       const now = this.#clock.now();
       const rev = locked.head + 1;
+      await this.#checkPreconditions(client, locked.pk, preconditions, now);
       let partial = false;
       if (
         limit !== undefined &&
@@ -919,7 +928,15 @@ export class PostgresDatastore implements Datastore {
       );
       for (const row of more) events.push(rowToChange(row));
     }
-    return events;
+    const span = revisionSpan(events);
+    if (span === undefined) return [];
+    const times = await this.#query<CommitTimeRow>(
+      "changesSince",
+      `SELECT r.rev, r.committed_at FROM ${this.#s}.revisions r JOIN ${this.#s}.tenants t ON t.pk = r.tenant
+       WHERE t.id = $1 AND r.rev BETWEEN $2 AND $3`,
+      [tenant, span.first, span.last],
+    );
+    return withCommitTimes(events, times);
   }
 
   async waitForChanges(

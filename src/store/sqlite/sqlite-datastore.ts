@@ -17,7 +17,14 @@ import {
   tenantExists,
   tenantNotFound,
 } from "../argument-checks.js";
-import { assembleChanges, type ChangeRow, rowToChange } from "../assemble-changes.js";
+import {
+  assembleChanges,
+  type ChangeRow,
+  type CommitTimeRow,
+  revisionSpan,
+  rowToChange,
+  withCommitTimes,
+} from "../assemble-changes.js";
 import { ChangeNotifier } from "../change-notifier.js";
 import type {
   BulkImportOptions,
@@ -59,7 +66,11 @@ import {
   type TupleRow,
   tupleValues,
 } from "../tuple-row.js";
-import { type CheckedPrecondition, validateWrite } from "../validate-write.js";
+import {
+  type CheckedPrecondition,
+  validatePreconditions,
+  validateWrite,
+} from "../validate-write.js";
 import {
   createOfExisting,
   deleteLimitExceeded,
@@ -613,6 +624,7 @@ export class SqliteDatastore implements Datastore {
     const normalized = normalizeFilter(filter);
     const limit = options.limit;
     if (limit !== undefined) checkPositiveInteger(limit, "limit");
+    const preconditions = validatePreconditions(options.preconditions);
     const where = `${filterWhere(normalized)} AND ${PRESENT}`;
     // One statement numbers the victims in stable order (their changelog order) and ends them.
     const update = `UPDATE relationships SET deleted_rev = @rev, deleted_seq = victims.seq
@@ -623,6 +635,7 @@ export class SqliteDatastore implements Datastore {
       const t = this.#tenant(tenant);
       const now = this.#clock.now();
       const rev = t.head_rev + 1;
+      this.#checkPreconditions(t.pk, preconditions, now);
       let partial = false;
       if (limit !== undefined && this.#present(t.pk, normalized, now, limit + 1) > limit) {
         if (options.allowPartial !== true) throw deleteLimitExceeded(normalized, limit);
@@ -803,7 +816,12 @@ export class SqliteDatastore implements Datastore {
         });
         for (const row of more) events.push(rowToChange(row));
       }
-      return events;
+      const span = revisionSpan(events);
+      if (span === undefined) return [];
+      const times = this.#stmt<CommitTimeRow>(
+        "SELECT rev, committed_at FROM revisions WHERE tenant = ? AND rev BETWEEN ? AND ?",
+      ).all(t.pk, span.first, span.last);
+      return withCommitTimes(events, times);
     });
   }
 
