@@ -7,6 +7,7 @@ import { describe, onTestFinished } from "vitest";
 import { ManualClock } from "../../../test/support/manual-clock.js";
 import type { Clock } from "../../core/index.js";
 import type { Datastore } from "../datastore.js";
+import { apiKeyTests } from "./api-keys.js";
 import { bulkImportTests } from "./bulk-import.js";
 import { changelogTests } from "./changelog.js";
 import { deleteByFilterTests } from "./delete-by-filter.js";
@@ -40,6 +41,7 @@ const TOPICS = {
   expiration: expirationTests,
   gc: gcTests,
   isolation: isolationTests,
+  "api keys": apiKeyTests,
   properties: propertyTests,
 } satisfies Record<string, (open: OpenFixture) => void>;
 

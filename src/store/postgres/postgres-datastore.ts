@@ -8,6 +8,15 @@ import pg from "pg";
 import type { Clock, Relationship, Revision, TenantId } from "../../core/index.js";
 import { TrellisError } from "../../core/index.js";
 import {
+  type ApiKeyRow,
+  apiKeyExists,
+  apiKeyValues,
+  checkApiKeyId,
+  checkDate,
+  checkNewApiKey,
+  rowToApiKey,
+} from "../api-key-records.js";
+import {
   checkChangelogReadable,
   checkDuration,
   checkPositiveInteger,
@@ -29,6 +38,7 @@ import {
 } from "../assemble-changes.js";
 import { ChangeNotifier } from "../change-notifier.js";
 import type {
+  ApiKeyRecord,
   BulkImportOptions,
   BulkImportResult,
   ChangeEvent,
@@ -374,6 +384,71 @@ export class PostgresDatastore implements Datastore {
       `SELECT id FROM ${this.#s}.tenants ORDER BY id`,
     );
     return rows.map((row) => row.id);
+  }
+
+  // ---- API keys ---------------------------------------------------------------------------
+
+  async createApiKey(record: ApiKeyRecord): Promise<void> {
+    checkTenantId(record.tenant);
+    checkNewApiKey(record);
+    let rows: { id: string }[];
+    try {
+      rows = await this.#query<{ id: string }>(
+        "createApiKey",
+        `INSERT INTO ${this.#s}.api_keys (id, tenant, secret_hash, scopes, description, created_at, expires_at)
+         SELECT $1, t.pk, $3, $4, $5, $6, $7 FROM ${this.#s}.tenants t WHERE t.id = $2
+         RETURNING id`,
+        [record.id, record.tenant, ...apiKeyValues(record)],
+      );
+    } catch (err) {
+      if (err instanceof TrellisError && isUniqueViolation(err.cause))
+        throw apiKeyExists(record.id);
+      throw err;
+    }
+    if (rows.length === 0) throw tenantNotFound(record.tenant);
+  }
+
+  async getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    checkApiKeyId(id);
+    const rows = await this.#query<ApiKeyRow>(
+      "getApiKey",
+      `${this.#apiKeySelect} WHERE k.id = $1`,
+      [id],
+      true,
+    );
+    return rows[0] === undefined ? undefined : rowToApiKey(rows[0]);
+  }
+
+  async listApiKeys(tenant: TenantId): Promise<ApiKeyRecord[]> {
+    checkTenantId(tenant);
+    const rows = await this.#query<ApiKeyRow>(
+      "listApiKeys",
+      `${this.#apiKeySelect} WHERE t.id = $1 ORDER BY k.created_at DESC, k.id`,
+      [tenant],
+    );
+    // Tenants are never deleted, so an empty answer needs only this second look.
+    if (rows.length === 0) await this.headRevision(tenant);
+    return rows.map(rowToApiKey);
+  }
+
+  async revokeApiKey(id: string, at: Date): Promise<ApiKeyRecord | undefined> {
+    checkApiKeyId(id);
+    checkDate(at, "at");
+    const rows = await this.#query<ApiKeyRow>(
+      "revokeApiKey",
+      `WITH revoked AS (
+         UPDATE ${this.#s}.api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1
+         RETURNING *)
+       SELECT k.id, t.id AS tenant_id, k.secret_hash, k.scopes, k.description, k.created_at, k.expires_at, k.revoked_at
+       FROM revoked k JOIN ${this.#s}.tenants t ON t.pk = k.tenant`,
+      [id, at.getTime()],
+    );
+    return rows[0] === undefined ? undefined : rowToApiKey(rows[0]);
+  }
+
+  get #apiKeySelect(): string {
+    return `SELECT k.id, t.id AS tenant_id, k.secret_hash, k.scopes, k.description, k.created_at, k.expires_at, k.revoked_at
+      FROM ${this.#s}.api_keys k JOIN ${this.#s}.tenants t ON t.pk = k.tenant`;
   }
 
   async headRevision(tenant: TenantId): Promise<Revision> {

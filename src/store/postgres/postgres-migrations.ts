@@ -92,6 +92,26 @@ CREATE INDEX relationships_expiring ON :schema.relationships (tenant, expires_at
   WHERE expires_at IS NOT NULL;
 `,
   },
+  {
+    version: 2,
+    name: "api keys",
+    sql: `
+-- API keys: the hash of the secret only. Not versioned (outside revisions and the changelog).
+CREATE TABLE :schema.api_keys (
+  id text COLLATE "C" PRIMARY KEY,
+  tenant integer NOT NULL REFERENCES :schema.tenants (pk),
+  secret_hash text NOT NULL,
+  -- JSON array of scope names.
+  scopes text NOT NULL,
+  description text NOT NULL,
+  created_at bigint NOT NULL,
+  expires_at bigint,
+  revoked_at bigint
+);
+
+CREATE INDEX api_keys_by_tenant ON :schema.api_keys (tenant, created_at);
+`,
+  },
 ];
 
 /** Applies the missing migrations; refuses a schema migrated by a newer release. */

@@ -7,6 +7,15 @@
 import type { Clock, Relationship, Revision, TenantId } from "../../core/index.js";
 import { ELLIPSIS, relationshipKey, TrellisError } from "../../core/index.js";
 import {
+  type ApiKeyRow,
+  apiKeyExists,
+  apiKeyValues,
+  checkApiKeyId,
+  checkDate,
+  checkNewApiKey,
+  rowToApiKey,
+} from "../api-key-records.js";
+import {
   checkChangelogReadable,
   checkDuration,
   checkPositiveInteger,
@@ -27,6 +36,7 @@ import {
 } from "../assemble-changes.js";
 import { ChangeNotifier } from "../change-notifier.js";
 import type {
+  ApiKeyRecord,
   BulkImportOptions,
   BulkImportResult,
   ChangeEvent,
@@ -183,6 +193,9 @@ function afterCursor(
 }
 
 const CHANGE_COLUMNS = `rev, seq, op, ${TUPLE_COLUMNS}`;
+
+const API_KEY_SELECT = `SELECT k.id, t.id AS tenant_id, k.secret_hash, k.scopes, k.description, k.created_at, k.expires_at, k.revoked_at
+  FROM api_keys k JOIN tenants t ON t.pk = k.tenant`;
 
 export class SqliteDatastore implements Datastore {
   readonly capabilities: DatastoreCapabilities = { concurrentWriters: false, listenNotify: false };
@@ -366,6 +379,57 @@ export class SqliteDatastore implements Datastore {
         .all()
         .map((row) => row.id),
     );
+  }
+
+  // ---- API keys ---------------------------------------------------------------------------
+
+  async createApiKey(record: ApiKeyRecord): Promise<void> {
+    checkTenantId(record.tenant);
+    checkNewApiKey(record);
+    return this.#write("createApiKey", () => {
+      const t = this.#tenant(record.tenant);
+      try {
+        this.#stmt(
+          "INSERT INTO api_keys (id, tenant, secret_hash, scopes, description, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        ).run(record.id, t.pk, ...apiKeyValues(record));
+      } catch (err) {
+        if (isUniqueViolation(err)) throw apiKeyExists(record.id);
+        throw err;
+      }
+    });
+  }
+
+  async getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    checkApiKeyId(id);
+    return this.#run("getApiKey", () => {
+      const row = this.#stmt<ApiKeyRow>(`${API_KEY_SELECT} WHERE k.id = ?`).get(id);
+      return row === undefined ? undefined : rowToApiKey(row);
+    });
+  }
+
+  async listApiKeys(tenant: TenantId): Promise<ApiKeyRecord[]> {
+    checkTenantId(tenant);
+    return this.#read("listApiKeys", () => {
+      const t = this.#tenant(tenant);
+      return this.#stmt<ApiKeyRow>(
+        `${API_KEY_SELECT} WHERE k.tenant = ? ORDER BY k.created_at DESC, k.id`,
+      )
+        .all(t.pk)
+        .map(rowToApiKey);
+    });
+  }
+
+  async revokeApiKey(id: string, at: Date): Promise<ApiKeyRecord | undefined> {
+    checkApiKeyId(id);
+    checkDate(at, "at");
+    return this.#write("revokeApiKey", () => {
+      this.#stmt("UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?").run(
+        at.getTime(),
+        id,
+      );
+      const row = this.#stmt<ApiKeyRow>(`${API_KEY_SELECT} WHERE k.id = ?`).get(id);
+      return row === undefined ? undefined : rowToApiKey(row);
+    });
   }
 
   async headRevision(tenant: TenantId): Promise<Revision> {

@@ -17,7 +17,10 @@ export function isBusy(err: unknown): boolean {
 }
 
 export function isUniqueViolation(err: unknown): boolean {
-  return isDriverError(err) && err.code === "SQLITE_CONSTRAINT_UNIQUE";
+  return (
+    isDriverError(err) &&
+    (err.code === "SQLITE_CONSTRAINT_UNIQUE" || err.code === "SQLITE_CONSTRAINT_PRIMARYKEY")
+  );
 }
 
 /** Failures of the file or its locks, which may pass: UNAVAILABLE. */

@@ -87,6 +87,26 @@ CREATE INDEX relationships_expiring ON relationships (tenant, expires_at)
   WHERE expires_at IS NOT NULL;
 `,
   },
+  {
+    version: 2,
+    name: "api keys",
+    sql: `
+-- API keys: the hash of the secret only. Not versioned (outside revisions and the changelog).
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  tenant INTEGER NOT NULL REFERENCES tenants (pk),
+  secret_hash TEXT NOT NULL,
+  -- JSON array of scope names.
+  scopes TEXT NOT NULL,
+  description TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  revoked_at INTEGER
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX api_keys_by_tenant ON api_keys (tenant, created_at);
+`,
+  },
 ];
 
 /** Applies the missing migrations in one transaction; refuses a database from a newer release. */

@@ -7,6 +7,7 @@ import { ManualClock } from "../../../test/support/manual-clock.js";
 import { describeDatastore } from "../conformance/describe-datastore.js";
 import { collect, create, expectCode, keys, rel } from "../conformance/tuple-fixtures.js";
 import { openDatastore } from "../open.js";
+import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trellis-sqlite-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -93,7 +94,8 @@ describe("sqlite", () => {
       await (await openDatastore(`sqlite:${path}`)).close();
       const raw = new Database(path);
       const versions = raw.prepare("SELECT version FROM trellis_migrations").all();
-      expect(versions).toEqual([{ version: 1 }]);
+      expect(versions).toEqual(SQLITE_MIGRATIONS.map(({ version }) => ({ version })));
+      expect(versions).toContainEqual({ version: 2 });
       raw.prepare("INSERT INTO trellis_migrations VALUES (999, 'future', 0)").run();
       raw.close();
       await expectCode(openDatastore(`sqlite:${path}`), "FAILED_PRECONDITION");
