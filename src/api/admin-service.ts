@@ -1,13 +1,16 @@
 /**
- * AdminService: tenants are real; API keys are not there yet. Keys belong to caller
- * authentication (hashed storage, scopes, revocation, DESIGN.md §9), which is a later piece of
- * work; until it lands the key RPCs answer UNIMPLEMENTED rather than hand out keys that would
- * protect nothing.
+ * AdminService: API keys and tenants. An `admin` credential manages the keys of its own
+ * tenant; an operator (an `admin` credential of the server's default tenant, or any caller in
+ * insecure-dev mode) also creates and lists tenants and manages every tenant's keys. A key of
+ * another tenant is NOT_FOUND to a non-operator, so that ids do not leak across tenants.
  */
+import type { ApiKeys } from "../auth/index.js";
 import { invalidArgument, TrellisError } from "../core/errors.js";
+import type { TenantId } from "../core/revision.js";
 import type { Engine } from "../engine/engine.js";
 import type {
   AdminServiceServer,
+  ApiKey,
   CreateApiKeyRequest,
   CreateApiKeyResponse,
   CreateTenantRequest,
@@ -19,6 +22,8 @@ import type {
   RevokeApiKeyRequest,
   RevokeApiKeyResponse,
 } from "../gen/trellis/v1/admin_service.js";
+import { API_KEY_ID, type ApiKeyRecord } from "../store/index.js";
+import type { Caller } from "./caller.js";
 import type { RequestPipeline } from "./request-pipeline.js";
 import type { ServerMetrics } from "./server-metrics.js";
 
@@ -27,15 +32,43 @@ const SERVICE = "AdminService";
 /** The tenant ids AdminService creates (proto: lowercase letters, digits, `_`, `-`; 1-64). */
 const NEW_TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
-const API_KEYS_LATER =
-  "API keys are not available yet: caller authentication is not implemented in this release, and the server runs only with --insecure-dev, where no credential is checked";
+function keyToProto(record: ApiKeyRecord): ApiKey {
+  return {
+    keyId: record.id,
+    tenant: record.tenant,
+    scopes: [...record.scopes],
+    description: record.description,
+    createdAt: record.createdAt,
+    optionalExpiresAt: record.expiresAt,
+    optionalRevokedAt: record.revokedAt,
+  };
+}
 
-async function apiKeysUnavailable(): Promise<never> {
-  throw new TrellisError("UNIMPLEMENTED", API_KEYS_LATER);
+/** The tenant a key request is about: the caller's own when the request names none. */
+function keyTenant(caller: Caller, requested: string): TenantId {
+  const tenant = requested === "" ? caller.tenant : requested;
+  if (tenant !== caller.tenant && !caller.operator) {
+    throw new TrellisError(
+      "PERMISSION_DENIED",
+      `this credential manages the keys of tenant ${caller.tenant} only`,
+      { field: "tenant" },
+    );
+  }
+  return tenant;
+}
+
+function requireOperator(caller: Caller, what: string): void {
+  if (!caller.operator) {
+    throw new TrellisError(
+      "PERMISSION_DENIED",
+      `${what} needs an admin credential of the server's default tenant`,
+    );
+  }
 }
 
 export function adminService(
   engine: Engine,
+  apiKeys: ApiKeys,
   pipeline: RequestPipeline,
   metrics: ServerMetrics,
 ): AdminServiceServer {
@@ -43,26 +76,63 @@ export function adminService(
   return {
     createApiKey: pipeline.unary<CreateApiKeyRequest, CreateApiKeyResponse>(
       `${SERVICE}/CreateApiKey`,
-      apiKeysUnavailable,
+      async (req, ctx) => {
+        const tenant = keyTenant(ctx.caller, req.tenant);
+        const created = await metrics.timeStore("createApiKey", () =>
+          apiKeys.create({
+            tenant,
+            scopes: req.scopes,
+            description: req.description,
+            ...(req.optionalExpiresAt !== undefined ? { expiresAt: req.optionalExpiresAt } : {}),
+          }),
+        );
+        ctx.audit({ keyId: created.record.id, keyTenant: tenant, scopes: req.scopes.join(" ") });
+        return { key: keyToProto(created.record), token: created.token };
+      },
     ),
+
     listApiKeys: pipeline.unary<ListApiKeysRequest, ListApiKeysResponse>(
       `${SERVICE}/ListApiKeys`,
-      apiKeysUnavailable,
+      async (req, ctx) => {
+        const tenant = keyTenant(ctx.caller, req.tenant);
+        const keys = await metrics.timeStore("listApiKeys", () => apiKeys.list(tenant));
+        return { keys: keys.map(keyToProto) };
+      },
     ),
+
     revokeApiKey: pipeline.unary<RevokeApiKeyRequest, RevokeApiKeyResponse>(
       `${SERVICE}/RevokeApiKey`,
-      apiKeysUnavailable,
+      async (req, ctx) => {
+        if (!API_KEY_ID.test(req.keyId)) {
+          throw invalidArgument("a key id is 16 lowercase letters and digits", "key_id");
+        }
+        ctx.audit({ keyId: req.keyId });
+        const notFound = () =>
+          new TrellisError("NOT_FOUND", `no API key ${req.keyId}`, { field: "key_id" });
+        const existing = await metrics.timeStore("getApiKey", () => apiKeys.get(req.keyId));
+        if (
+          existing === undefined ||
+          (existing.tenant !== ctx.caller.tenant && !ctx.caller.operator)
+        ) {
+          throw notFound();
+        }
+        const revoked = await metrics.timeStore("revokeApiKey", () => apiKeys.revoke(req.keyId));
+        if (revoked === undefined) throw notFound();
+        return { key: keyToProto(revoked) };
+      },
     ),
 
     createTenant: pipeline.unary<CreateTenantRequest, CreateTenantResponse>(
       `${SERVICE}/CreateTenant`,
-      async (req) => {
+      async (req, ctx) => {
+        requireOperator(ctx.caller, "CreateTenant");
         if (!NEW_TENANT_ID.test(req.tenant)) {
           throw invalidArgument(
             `invalid tenant id ${JSON.stringify(req.tenant.slice(0, 80))}: expected 1-64 characters of lowercase letters, digits, '_' and '-', starting with a letter or digit`,
             "tenant",
           );
         }
+        ctx.audit({ newTenant: req.tenant });
         await metrics.timeStore("createTenant", () => store.createTenant(req.tenant));
         return { tenant: req.tenant };
       },
@@ -70,7 +140,10 @@ export function adminService(
 
     listTenants: pipeline.unary<ListTenantsRequest, ListTenantsResponse>(
       `${SERVICE}/ListTenants`,
-      async () => ({ tenants: await metrics.timeStore("listTenants", () => store.listTenants()) }),
+      async (_req, ctx) => {
+        requireOperator(ctx.caller, "ListTenants");
+        return { tenants: await metrics.timeStore("listTenants", () => store.listTenants()) };
+      },
     ),
   };
 }

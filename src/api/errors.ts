@@ -4,7 +4,9 @@
  * store that is down — reaches the caller only as a generic message with a request id, and the
  * detail goes to the server log.
  */
+
 import { Metadata, status } from "@grpc/grpc-js";
+import { UNAUTHENTICATED_MESSAGE } from "../auth/index.js";
 import { TrellisError, type TrellisErrorCode } from "../core/errors.js";
 
 /** Every Trellis code has a gRPC status; a new code does not compile until it is mapped. */
@@ -86,7 +88,7 @@ export function toGrpcFailure(err: unknown, requestId: string): GrpcFailure {
       };
     case "UNAUTHENTICATED":
       // One message for every reason, so a failed attempt teaches nothing about valid ones.
-      return { code: status.UNAUTHENTICATED, details: "unauthenticated", metadata };
+      return { code: status.UNAUTHENTICATED, details: UNAUTHENTICATED_MESSAGE, metadata };
     default:
       return { code: GRPC_STATUS[err.code], details: describe(err), metadata };
   }

@@ -17,10 +17,12 @@ import {
   status,
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import type { AuditLog } from "../auth/index.js";
 import { TrellisError } from "../core/errors.js";
 import type { TenantId } from "../core/revision.js";
-import type { CallerResolver } from "./caller.js";
+import type { Caller, CallerResolver } from "./caller.js";
 import { type GrpcFailure, statusName, toGrpcFailure } from "./errors.js";
+import { type MethodPolicy, policyOf } from "./method-policies.js";
 import type { ServerLimits } from "./server-limits.js";
 import type { ServerMetrics } from "./server-metrics.js";
 import { StreamWriter } from "./stream-writer.js";
@@ -30,6 +32,10 @@ export interface CallContext {
   readonly method: string;
   readonly requestId: string;
   readonly tenant: TenantId;
+  /** Who is calling (set before the handler runs). */
+  readonly caller: Caller;
+  /** Adds fields to the audit line of an audited call (counts, a created key's id). */
+  audit(detail: Readonly<Record<string, string | number | boolean>>): void;
   /** Aborted when the call is cancelled, expires or the server shuts down; `reason` says which. */
   readonly signal: AbortSignal;
   /** Epoch ms by which the call must be answered; `Infinity` when there is none. */
@@ -40,8 +46,11 @@ export interface CallContext {
 class CallState implements CallContext {
   readonly method: string;
   readonly requestId: string;
+  readonly policy: MethodPolicy;
   tenant: TenantId = "";
   callerId = "";
+  #caller: Caller | undefined;
+  auditDetail: Record<string, string | number | boolean> | undefined;
   deadline = Number.POSITIVE_INFINITY;
   readonly started = performance.now();
   settled = false;
@@ -50,9 +59,29 @@ class CallState implements CallContext {
   terminate: (err: TrellisError) => void = () => {};
   #controller: AbortController | undefined;
 
-  constructor(method: string, requestId: string) {
+  constructor(method: string, requestId: string, policy: MethodPolicy) {
     this.method = method;
     this.requestId = requestId;
+    this.policy = policy;
+  }
+
+  get caller(): Caller {
+    if (this.#caller === undefined) throw new TrellisError("INTERNAL", "caller not resolved yet");
+    return this.#caller;
+  }
+
+  set caller(caller: Caller) {
+    this.#caller = caller;
+    this.tenant = caller.tenant;
+    this.callerId = caller.id;
+  }
+
+  get identified(): boolean {
+    return this.#caller !== undefined;
+  }
+
+  audit(detail: Readonly<Record<string, string | number | boolean>>): void {
+    this.auditDetail = { ...this.auditDetail, ...detail };
   }
 
   get signal(): AbortSignal {
@@ -102,6 +131,7 @@ export interface RequestPipelineOptions {
   readonly metrics: ServerMetrics;
   readonly limits: ServerLimits;
   readonly callers: CallerResolver;
+  readonly audit: AuditLog;
 }
 
 export interface StreamOptions {
@@ -114,6 +144,7 @@ export class RequestPipeline {
   readonly #metrics: ServerMetrics;
   readonly #limits: ServerLimits;
   readonly #callers: CallerResolver;
+  readonly #audit: AuditLog;
   readonly #streams = new Set<CallState>();
   readonly #idPrefix = randomBytes(4).toString("hex");
   #sequence = 0;
@@ -123,6 +154,7 @@ export class RequestPipeline {
     this.#metrics = options.metrics;
     this.#limits = options.limits;
     this.#callers = options.callers;
+    this.#audit = options.audit;
   }
 
   /** Streams in progress. */
@@ -139,8 +171,9 @@ export class RequestPipeline {
     method: string,
     handler: (request: Req, ctx: CallContext) => Promise<Res>,
   ): handleUnaryCall<Req, Res> {
+    const policy = policyOf(method);
     return (call, callback) => {
-      const state = this.#begin(method, call);
+      const state = this.#begin(method, policy, call);
       const fail = (err: unknown) => {
         if (!state.settle()) return;
         const failure = toGrpcFailure(err, state.requestId);
@@ -149,12 +182,13 @@ export class RequestPipeline {
       };
       call.once("cancelled", () => this.#cancelled(state, call));
       this.#armDeadline(state, true, fail);
-      if (!this.#identify(state, call, fail)) return;
-      handler(call.request, state).then((response) => {
-        if (!state.settle()) return;
-        callback(null, response);
-        this.#done(state, call, status.OK);
-      }, fail);
+      this.#identify(state, call, fail, () =>
+        handler(call.request, state).then((response) => {
+          if (!state.settle()) return;
+          callback(null, response);
+          this.#done(state, call, status.OK);
+        }, fail),
+      );
     };
   }
 
@@ -163,8 +197,9 @@ export class RequestPipeline {
     options: StreamOptions,
     handler: (request: Req, ctx: CallContext, out: StreamWriter<Res>) => Promise<void>,
   ): handleServerStreamingCall<Req, Res> {
+    const policy = policyOf(method);
     return (call: ServerWritableStream<Req, Res>) => {
-      const state = this.#begin(method, call);
+      const state = this.#begin(method, policy, call);
       const fail = (err: unknown) => {
         if (!state.settle()) return;
         const failure = toGrpcFailure(err, state.requestId);
@@ -183,16 +218,17 @@ export class RequestPipeline {
         if (this.#cancelled(state, call)) this.#closeStream(state);
       });
       this.#armDeadline(state, options.defaultDeadline, fail);
-      if (!this.#identify(state, call, fail)) return;
-      const out = new StreamWriter<Res>(call, state.signal, () =>
-        this.#metrics.backpressureWait(method),
-      );
-      handler(call.request, state, out).then(() => {
-        if (!state.settle()) return;
-        call.end();
-        this.#closeStream(state);
-        this.#done(state, call, status.OK);
-      }, fail);
+      this.#identify(state, call, fail, () => {
+        const out = new StreamWriter<Res>(call, state.signal, () =>
+          this.#metrics.backpressureWait(method),
+        );
+        handler(call.request, state, out).then(() => {
+          if (!state.settle()) return;
+          call.end();
+          this.#closeStream(state);
+          this.#done(state, call, status.OK);
+        }, fail);
+      });
     };
   }
 
@@ -200,8 +236,9 @@ export class RequestPipeline {
     method: string,
     handler: (requests: AsyncIterable<Req>, ctx: CallContext) => Promise<Res>,
   ): handleClientStreamingCall<Req, Res> {
+    const policy = policyOf(method);
     return (call: ServerReadableStream<Req, Res>, callback) => {
-      const state = this.#begin(method, call);
+      const state = this.#begin(method, policy, call);
       const fail = (err: unknown) => {
         if (!state.settle()) return;
         const failure = toGrpcFailure(err, state.requestId);
@@ -215,34 +252,57 @@ export class RequestPipeline {
         if (this.#cancelled(state, call)) this.#closeStream(state);
       });
       this.#armDeadline(state, false, fail);
-      if (!this.#identify(state, call, fail)) return;
-      handler(readUntilAborted(call, state.signal), state).then((response) => {
-        if (!state.settle()) return;
-        callback(null, response);
-        this.#closeStream(state);
-        this.#done(state, call, status.OK);
-      }, fail);
+      this.#identify(state, call, fail, () =>
+        handler(readUntilAborted(call, state.signal), state).then((response) => {
+          if (!state.settle()) return;
+          callback(null, response);
+          this.#closeStream(state);
+          this.#done(state, call, status.OK);
+        }, fail),
+      );
     };
   }
 
   // ---- the parts ----------------------------------------------------------------------
 
-  #begin(method: string, call: ServerSurfaceCall): CallState {
+  #begin(method: string, policy: MethodPolicy, call: ServerSurfaceCall): CallState {
     this.#sequence++;
-    const state = new CallState(method, `${this.#idPrefix}-${this.#sequence.toString(36)}`);
+    const state = new CallState(method, `${this.#idPrefix}-${this.#sequence.toString(36)}`, policy);
     state.deadline = deadlineMs(call);
     return state;
   }
 
-  #identify(state: CallState, call: ServerSurfaceCall, fail: (err: unknown) => void): boolean {
+  /**
+   * Resolves the caller, checks the method's scope, then runs the handler. A resolver may
+   * answer synchronously (insecure-dev) so that such calls take no extra turn of the loop.
+   */
+  #identify(
+    state: CallState,
+    call: ServerSurfaceCall,
+    fail: (err: unknown) => void,
+    run: () => void,
+  ): void {
+    const admit = (caller: Caller) => {
+      if (state.settled) return;
+      if (!caller.scopes.has(state.policy.scope)) {
+        state.caller = caller;
+        throw new TrellisError(
+          "PERMISSION_DENIED",
+          `${state.method} needs the ${state.policy.scope} scope, which this credential does not grant`,
+        );
+      }
+      state.caller = caller;
+      run();
+    };
     try {
-      const caller = this.#callers.resolve(call.metadata);
-      state.tenant = caller.tenant;
-      state.callerId = caller.id;
-      return true;
+      const caller = this.#callers.resolve(call.metadata, call.getPeer(), state.method);
+      if (caller instanceof Promise) {
+        caller.then(admit).catch(fail);
+      } else {
+        admit(caller);
+      }
     } catch (err) {
       fail(err);
-      return false;
     }
   }
 
@@ -294,6 +354,17 @@ export class RequestPipeline {
     const name = statusName(code);
     this.#metrics.request(state.method, name, ms / 1000);
     if (code === status.OK) this.#metrics.servedTenant(state.tenant);
+    if (state.policy.audited && state.identified) {
+      this.#audit.write({
+        method: state.method,
+        requestId: state.requestId,
+        peer: call.getPeer(),
+        tenant: state.tenant,
+        caller: state.callerId,
+        code: name,
+        ...(state.auditDetail !== undefined ? { detail: state.auditDetail } : {}),
+      });
+    }
     if (failure?.serverSide !== undefined) {
       this.#logger.error(
         { err: failure.serverSide, requestId: state.requestId, method: state.method },

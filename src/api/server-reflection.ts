@@ -6,10 +6,17 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Server } from "@grpc/grpc-js";
+import type {
+  Server,
+  ServerDuplexStream,
+  ServiceDefinition,
+  UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { protoPath as healthProtoPath } from "grpc-health-check";
+import type { CallerResolver } from "./caller.js";
+import { toGrpcFailure } from "./errors.js";
 
 /** `proto/` of the package: two levels above this file in `src/api/` and in `dist/api/`. */
 export const PROTO_ROOT = fileURLToPath(new URL("../../proto/", import.meta.url));
@@ -22,7 +29,11 @@ export function contractProtoFiles(): string[] {
     .map((f) => `trellis/v1/${f}`);
 }
 
-export function addReflection(server: Server): void {
+/**
+ * Reflection needs a credential like every service but health (any scope will do); it is added
+ * through a view of the server whose `addService` puts that check in front of each handler.
+ */
+export function addReflection(server: Server, callers: CallerResolver): void {
   const definition = loadSync([...contractProtoFiles(), healthProtoPath], {
     includeDirs: [PROTO_ROOT],
     keepCase: true,
@@ -31,5 +42,30 @@ export function addReflection(server: Server): void {
     defaults: true,
     oneofs: true,
   });
-  new ReflectionService(definition).addToServer(server);
+  const guarded = {
+    addService(service: ServiceDefinition, implementation: UntypedServiceImplementation): void {
+      const wrapped: UntypedServiceImplementation = {};
+      for (const [name, handler] of Object.entries(implementation)) {
+        wrapped[name] = requireCaller(handler as StreamHandler, callers);
+      }
+      server.addService(service, wrapped);
+    },
+  } as unknown as Server;
+  new ReflectionService(definition).addToServer(guarded);
+}
+
+type StreamHandler = (call: ServerDuplexStream<unknown, unknown>) => void;
+
+function requireCaller(handler: StreamHandler, callers: CallerResolver): StreamHandler {
+  return (call) => {
+    Promise.resolve()
+      .then(() => callers.resolve(call.metadata, call.getPeer(), "ServerReflection"))
+      .then(
+        () => handler(call),
+        (err: unknown) => {
+          const failure = toGrpcFailure(err, "reflection");
+          call.emit("error", { code: failure.code, details: failure.details });
+        },
+      );
+  };
 }

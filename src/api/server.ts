@@ -6,6 +6,14 @@
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import pino, { type Logger } from "pino";
+import {
+  ApiKeys,
+  type AuditLog,
+  Authenticator,
+  FailureLimiter,
+  type JwtVerifier,
+  PinoAuditLog,
+} from "../auth/index.js";
 import { TrellisError } from "../core/errors.js";
 import type { TenantId } from "../core/revision.js";
 import type { Engine } from "../engine/engine.js";
@@ -15,7 +23,7 @@ import { RelationshipServiceService } from "../gen/trellis/v1/relationship_servi
 import { SchemaServiceService } from "../gen/trellis/v1/schema_service.js";
 import { checkTenantId } from "../store/argument-checks.js";
 import { adminService } from "./admin-service.js";
-import { InsecureDevCallers } from "./caller.js";
+import { AuthenticatedCallers, type CallerResolver, InsecureDevCallers } from "./caller.js";
 import { formatListenAddress, isLoopbackHost, parseListenAddress } from "./listen-address.js";
 import { permissionService } from "./permission-service.js";
 import { relationshipService } from "./relationship-service.js";
@@ -32,11 +40,14 @@ export interface ServerOptions {
   /** `host:port` to listen on, e.g. `127.0.0.1:50051`; port 0 picks a free port. */
   listen: string;
   /**
-   * Serve without caller authentication, for local development. Caller authentication is a
-   * later piece of work, so the server refuses to start unless this is true; when true it
-   * refuses non-loopback listen addresses and logs a loud warning.
+   * Serve without caller authentication, for local development: refuses non-loopback listen
+   * addresses and logs a loud warning. Otherwise every call but health needs a credential.
    */
   insecureDev: boolean;
+  /** Caller authentication (not with `insecureDev`). Default: API keys only, no JWT. */
+  auth?: ServerAuthOptions;
+  /** Where writes and refused credentials are recorded. Default: the logger, `audit: true`. */
+  audit?: AuditLog;
   /**
    * The tenant requests act on (created at start if missing). In insecure-dev mode a
    * `trellis-tenant` metadata header may name another tenant.
@@ -50,6 +61,15 @@ export interface ServerOptions {
   metricsListen?: string;
   /** Serve TLS with this certificate chain and private key (PEM contents, not paths). */
   tls?: { cert: string; key: string };
+}
+
+export interface ServerAuthOptions {
+  /** Accept JWTs verified with these settings; absent: API keys only. */
+  readonly jwt?: JwtVerifier;
+  /** Failed authentications allowed per peer address per minute. Default 20. */
+  readonly maxFailuresPerMinute?: number;
+  /** How long a verified API key is trusted without a store read. Default 5000 ms. */
+  readonly keyCacheTtlMs?: number;
 }
 
 export interface RunningServer {
@@ -82,13 +102,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (engine === undefined || engine === null || typeof engine.check !== "function") {
     throw new TypeError("option engine must be an Engine");
   }
-  if (options.insecureDev !== true) {
-    throw new TypeError(
-      "caller authentication is not implemented yet: the server starts only in insecure-dev mode (insecureDev: true, `trellis serve --insecure-dev`), on a loopback address",
-    );
+  const insecureDev = options.insecureDev === true;
+  if (insecureDev && options.auth !== undefined) {
+    throw new TypeError("options insecureDev and auth exclude each other");
   }
   const listen = parseListenAddress(options.listen, "listen");
-  if (!isLoopbackHost(listen.host)) {
+  if (insecureDev && !isLoopbackHost(listen.host)) {
     throw new TypeError(
       `listen: insecure-dev mode serves without authentication and binds loopback addresses only (127.0.0.1, ::1, localhost), got ${options.listen}`,
     );
@@ -121,12 +140,30 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   await ensureTenant(engine, options.defaultTenant);
 
   const metrics = new ServerMetrics(engine);
-  const pipeline = new RequestPipeline({
-    logger,
-    metrics,
-    limits,
-    callers: new InsecureDevCallers(options.defaultTenant),
+  const audit = options.audit ?? new PinoAuditLog(logger);
+  const apiKeys = new ApiKeys(engine.store, {
+    clock: engine.clock,
+    ...(options.auth?.keyCacheTtlMs !== undefined
+      ? { cacheTtlMs: options.auth.keyCacheTtlMs }
+      : {}),
   });
+  const authenticator = insecureDev
+    ? undefined
+    : new Authenticator({
+        apiKeys,
+        ...(options.auth?.jwt !== undefined ? { jwt: options.auth.jwt } : {}),
+        limiter: new FailureLimiter({
+          clock: engine.clock,
+          maxFailures: options.auth?.maxFailuresPerMinute ?? 20,
+          windowMs: 60_000,
+        }),
+        audit,
+      });
+  const callers: CallerResolver =
+    authenticator === undefined
+      ? new InsecureDevCallers(options.defaultTenant)
+      : new AuthenticatedCallers(authenticator, options.defaultTenant);
+  const pipeline = new RequestPipeline({ logger, metrics, limits, callers, audit });
   const server = new Server({
     "grpc.max_receive_message_length": limits.maxReceiveMessageBytes,
   });
@@ -136,12 +173,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     relationshipService({ engine, pipeline, limits, metrics, logger }),
   );
   server.addService(SchemaServiceService, schemaService(engine, pipeline));
-  server.addService(AdminServiceService, adminService(engine, pipeline, metrics));
+  server.addService(AdminServiceService, adminService(engine, apiKeys, pipeline, metrics));
   const health = new HealthImplementation(
     Object.fromEntries(["", ...SERVICE_NAMES].map((name) => [name, "SERVING" as const])),
   );
   health.addToServer(server);
-  addReflection(server);
+  addReflection(server, callers);
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(
@@ -174,12 +211,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   }
 
-  logger.warn(
-    { address },
-    "INSECURE DEV MODE: no caller authentication; every caller can read and write every tenant. For local development only; never expose this server.",
-  );
+  if (insecureDev) {
+    logger.warn(
+      { address },
+      "INSECURE DEV MODE: no caller authentication; every caller can read and write every tenant. For local development only; never expose this server.",
+    );
+  } else if (options.tls === undefined && !isLoopbackHost(listen.host)) {
+    logger.warn(
+      { address },
+      "no TLS on a non-loopback address: credentials travel in clear text; serve TLS (--tls-cert, --tls-key) or terminate it in front of this server",
+    );
+  }
   logger.info(
-    { address, metrics: metricsListener?.address, tls: options.tls !== undefined, limits },
+    {
+      address,
+      metrics: metricsListener?.address,
+      tls: options.tls !== undefined,
+      auth: insecureDev ? "off" : options.auth?.jwt !== undefined ? "api keys, jwt" : "api keys",
+      limits,
+    },
     "trellis gRPC server listening",
   );
 

@@ -1,5 +1,6 @@
 /** The `trellis` command line: builds the commander program with every subcommand. */
 import { Command } from "commander";
+import { registerKeysCommands } from "./keys-command.js";
 import { type Output, registerSchemaCommands } from "./schema-command.js";
 import { registerServeCommand } from "./serve-command.js";
 import { registerValidateCommand } from "./validate-command.js";
@@ -19,5 +20,6 @@ export function buildProgram(io: Output = processOutput): Command {
   registerSchemaCommands(program, io);
   registerValidateCommand(program, io);
   registerServeCommand(program, io);
+  registerKeysCommands(program, io);
   return program;
 }

@@ -13,6 +13,8 @@ import pino, { type Logger } from "pino";
 import { isLoopbackHost, parseListenAddress } from "../api/listen-address.js";
 import { DEFAULT_SHUTDOWN_GRACE_MS, startServer } from "../api/server.js";
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "../api/server-limits.js";
+import { type JwtOptions, JwtVerifier, PinoAuditLog } from "../auth/index.js";
+import { systemClock } from "../core/clock.js";
 import { ENGINE_DEFAULTS, Engine } from "../engine/engine.js";
 import { keptZookieSecret } from "../engine/zookie-secret.js";
 import type { Datastore } from "../store/datastore.js";
@@ -49,6 +51,11 @@ export interface ServeConfig {
   readonly logLevel: string;
   readonly shutdownGraceMs: number;
   readonly limits: Partial<ServerLimits>;
+  /** JWT verification settings (key material read from its file); undefined: API keys only. */
+  readonly jwt: JwtOptions | undefined;
+  readonly authFailuresPerMinute: number;
+  /** Audit lines go to this file; undefined: to stderr with the request log. */
+  readonly auditLog: string | undefined;
 }
 
 /** The raw option values commander collects (strings; the booleans as flags). */
@@ -75,6 +82,17 @@ export interface ServeFlags {
   readonly maxImportBatch?: string;
   readonly maxMessageBytes?: string;
   readonly defaultDeadline?: string;
+  readonly jwtKeyFile?: string;
+  readonly jwtJwksUrl?: string;
+  readonly jwtHmacSecretFile?: string;
+  readonly jwtIssuer?: string;
+  readonly jwtAudience?: string;
+  readonly jwtAlgorithms?: string;
+  readonly jwtTenantClaim?: string;
+  readonly jwtScopesClaim?: string;
+  readonly jwtClockTolerance?: string;
+  readonly authFailuresPerMinute?: string;
+  readonly auditLog?: string;
 }
 
 interface FlagSpec {
@@ -131,6 +149,77 @@ const FLAGS: readonly FlagSpec[] = [
     key: "tlsKey",
     env: "TRELLIS_TLS_KEY",
     description: "PEM private key (with --tls-cert)",
+  },
+  {
+    flag: "--jwt-key-file <file>",
+    key: "jwtKeyFile",
+    env: "TRELLIS_JWT_KEY_FILE",
+    description:
+      "accept JWTs signed by this public key: PEM (public key or certificate), JWK or JWKS file",
+  },
+  {
+    flag: "--jwt-jwks-url <url>",
+    key: "jwtJwksUrl",
+    env: "TRELLIS_JWT_JWKS_URL",
+    description: "accept JWTs signed by the keys of this JWKS URL (fetched and cached)",
+  },
+  {
+    flag: "--jwt-hmac-secret-file <file>",
+    key: "jwtHmacSecretFile",
+    env: "TRELLIS_JWT_HMAC_SECRET_FILE",
+    description: "accept HS256/384/512 JWTs with the secret in this file (at least 32 bytes)",
+  },
+  {
+    flag: "--jwt-issuer <iss,...>",
+    key: "jwtIssuer",
+    env: "TRELLIS_JWT_ISSUER",
+    description: "accepted JWT issuers (required with JWTs)",
+  },
+  {
+    flag: "--jwt-audience <aud,...>",
+    key: "jwtAudience",
+    env: "TRELLIS_JWT_AUDIENCE",
+    description: "accepted JWT audiences (required with JWTs)",
+  },
+  {
+    flag: "--jwt-algorithms <alg,...>",
+    key: "jwtAlgorithms",
+    env: "TRELLIS_JWT_ALGORITHMS",
+    description: "JWT algorithm allowlist (default: every asymmetric one; HS* with an HMAC secret)",
+  },
+  {
+    flag: "--jwt-tenant-claim <name>",
+    key: "jwtTenantClaim",
+    env: "TRELLIS_JWT_TENANT_CLAIM",
+    description: "the JWT claim naming the tenant",
+    defaultValue: "tenant",
+  },
+  {
+    flag: "--jwt-scopes-claim <name>",
+    key: "jwtScopesClaim",
+    env: "TRELLIS_JWT_SCOPES_CLAIM",
+    description: "the JWT claim with the scopes (space-separated string or array)",
+    defaultValue: "scope",
+  },
+  {
+    flag: "--jwt-clock-tolerance <duration>",
+    key: "jwtClockTolerance",
+    env: "TRELLIS_JWT_CLOCK_TOLERANCE",
+    description: "leeway for JWT exp and nbf",
+    defaultValue: "10s",
+  },
+  {
+    flag: "--auth-failures-per-minute <n>",
+    key: "authFailuresPerMinute",
+    env: "TRELLIS_AUTH_FAILURES_PER_MINUTE",
+    description: "failed authentications per peer address before it is refused for the minute",
+    defaultValue: "20",
+  },
+  {
+    flag: "--audit-log <file>",
+    key: "auditLog",
+    env: "TRELLIS_AUDIT_LOG",
+    description: "append audit lines (writes, refused credentials) here (default: stderr)",
   },
   {
     flag: "--zookie-secret <secret>",
@@ -276,11 +365,6 @@ export function resolveServeConfig(
   const insecureDev =
     flags.insecureDev === true ||
     ["1", "true", "yes"].includes((env[INSECURE_DEV_ENV] ?? "").toLowerCase());
-  if (!insecureDev) {
-    throw new UsageError(
-      "caller authentication is not implemented yet, so the server runs only with --insecure-dev (or TRELLIS_INSECURE_DEV=1): no credentials are checked, for local development on a loopback address",
-    );
-  }
 
   const listen = value("listen")!;
   const metricsListen = value("metricsListen");
@@ -296,7 +380,7 @@ export function resolveServeConfig(
     }
   }
   const host = parseListenAddress(listen).host;
-  if (!isLoopbackHost(host)) {
+  if (insecureDev && !isLoopbackHost(host)) {
     throw new UsageError(
       `--listen: with --insecure-dev the server binds loopback addresses only (127.0.0.1, ::1, localhost), got ${listen}`,
     );
@@ -326,7 +410,7 @@ export function resolveServeConfig(
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new UsageError("--tls-cert and --tls-key go together: give both or neither");
   }
-  const readPem = (file: string, flag: string) => {
+  const readText = (file: string, flag: string) => {
     try {
       return readFileSync(file, "utf8");
     } catch (err) {
@@ -337,7 +421,7 @@ export function resolveServeConfig(
   };
   const tls =
     certFile !== undefined && keyFile !== undefined
-      ? { cert: readPem(certFile, "--tls-cert"), key: readPem(keyFile, "--tls-key") }
+      ? { cert: readText(certFile, "--tls-cert"), key: readText(keyFile, "--tls-key") }
       : undefined;
 
   const zookieSecret = value("zookieSecret");
@@ -350,9 +434,19 @@ export function resolveServeConfig(
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
   }
 
+  const jwt = resolveJwt(value, readText, insecureDev);
+
   return {
     listen,
     datastore,
+    jwt,
+    authFailuresPerMinute: integer(
+      value("authFailuresPerMinute")!,
+      "--auth-failures-per-minute",
+      1,
+      1_000_000,
+    ),
+    auditLog: value("auditLog"),
     preset: presetText as Preset | undefined,
     insecureDev,
     tenant,
@@ -402,6 +496,66 @@ export function resolveServeConfig(
         parseDuration(value("defaultDeadline")!, "--default-deadline"),
       ),
     },
+  };
+}
+
+const JWT_SOURCES = ["jwtKeyFile", "jwtJwksUrl", "jwtHmacSecretFile"] as const;
+
+/** JWT settings from the flags: none of them, or one key source with issuer and audience. */
+function resolveJwt(
+  value: (key: keyof ServeFlags) => string | undefined,
+  readText: (file: string, flag: string) => string,
+  insecureDev: boolean,
+): JwtOptions | undefined {
+  const given = JWT_SOURCES.filter((key) => value(key) !== undefined);
+  const issuer = value("jwtIssuer");
+  const audience = value("jwtAudience");
+  if (given.length === 0) {
+    if (issuer !== undefined || audience !== undefined || value("jwtAlgorithms") !== undefined) {
+      throw new UsageError(
+        "--jwt-issuer, --jwt-audience and --jwt-algorithms need a key: --jwt-key-file, --jwt-jwks-url or --jwt-hmac-secret-file",
+      );
+    }
+    return undefined;
+  }
+  if (insecureDev) {
+    throw new UsageError("--insecure-dev turns authentication off: it takes no --jwt-* flags");
+  }
+  if (given.length > 1) {
+    throw new UsageError(
+      "give one JWT key source: --jwt-key-file, --jwt-jwks-url or --jwt-hmac-secret-file",
+    );
+  }
+  const list = (text: string | undefined) =>
+    (text ?? "")
+      .split(",")
+      .map((t) => t.trim())
+      .filter((t) => t !== "");
+  if (list(issuer).length === 0) throw new UsageError("JWTs need --jwt-issuer");
+  if (list(audience).length === 0) throw new UsageError("JWTs need --jwt-audience");
+  const keyFile = value("jwtKeyFile");
+  const jwksUrl = value("jwtJwksUrl");
+  const secretFile = value("jwtHmacSecretFile");
+  if (jwksUrl !== undefined && !/^https?:\/\//.test(jwksUrl)) {
+    throw new UsageError(`--jwt-jwks-url must be an http(s) URL, got "${jwksUrl}"`);
+  }
+  const algorithms = value("jwtAlgorithms");
+  return {
+    issuer: list(issuer),
+    audience: list(audience),
+    ...(keyFile !== undefined ? { keyFile: readText(keyFile, "--jwt-key-file") } : {}),
+    ...(jwksUrl !== undefined ? { jwksUrl } : {}),
+    ...(secretFile !== undefined
+      ? {
+          hmacSecret: new Uint8Array(
+            Buffer.from(readText(secretFile, "--jwt-hmac-secret-file").trim(), "utf8"),
+          ),
+        }
+      : {}),
+    ...(algorithms !== undefined ? { algorithms: list(algorithms) } : {}),
+    tenantClaim: value("jwtTenantClaim")!,
+    scopesClaim: value("jwtScopesClaim")!,
+    clockToleranceSec: parseDuration(value("jwtClockTolerance")!, "--jwt-clock-tolerance") / 1000,
   };
 }
 
@@ -478,19 +632,30 @@ export function callingHints(
     permission: "view",
     subject: { object: { objectType: "user", objectId: "alice" } },
   });
+  const auth = config.insecureDev ? "" : ` -H "authorization: Bearer $TRELLIS_TOKEN"`;
+  const token = config.insecureDev ? "" : ", token: process.env.TRELLIS_TOKEN";
   const lines = [
     "",
-    `Trellis is serving on ${address} — tenant "${config.tenant}", INSECURE DEV MODE (no authentication).`,
+    config.insecureDev
+      ? `Trellis is serving on ${address} — tenant "${config.tenant}", INSECURE DEV MODE (no authentication).`
+      : `Trellis is serving on ${address} — tenant "${config.tenant}", callers authenticate (${config.jwt === undefined ? "API keys" : "API keys or JWTs"}).`,
     "",
+    ...(config.insecureDev
+      ? []
+      : [
+          "Create an API key (its token is shown once):",
+          `  export TRELLIS_TOKEN=$(trellis keys create --datastore ${config.datastore} --tenant ${config.tenant} --scopes check,read,write,schema --quiet)`,
+          "",
+        ]),
     "Call it with grpcurl:",
-    `  ${grpcurl} ${address} list`,
-    `  ${grpcurl} -d '${check}' ${address} trellis.v1.PermissionService/Check`,
+    `  ${grpcurl}${auth} ${address} list`,
+    `  ${grpcurl}${auth} -d '${check}' ${address} trellis.v1.PermissionService/Check`,
     "",
     "Or from TypeScript with the Trellis SDK:",
     `  import { TrellisClient } from "trellis/client";`,
     config.tls === undefined
-      ? `  const trellis = new TrellisClient({ address: "${address}" });`
-      : `  const trellis = new TrellisClient({ address: "${address}", tls: { ca: readFileSync("CERT.pem") } });`,
+      ? `  const trellis = new TrellisClient({ address: "${address}"${token} });`
+      : `  const trellis = new TrellisClient({ address: "${address}", tls: { ca: readFileSync("CERT.pem") }${token} });`,
     `  const { permissionship } = await trellis.check("document:readme", "view", "user:alice");`,
     "",
     ...(metricsAddress !== undefined ? [`Metrics: http://${metricsAddress}/metrics`, ""] : []),
@@ -537,10 +702,29 @@ export async function runServe(
         log.warn({ err, tenant }, "following the tenant's changelog failed; retrying"),
     });
     await prepareTenant(store, engine, config, log);
+    const jwt = config.jwt === undefined ? undefined : await jwtVerifier(config.jwt);
     const server = await startServer({
       engine,
       listen: config.listen,
       insecureDev: config.insecureDev,
+      ...(config.insecureDev
+        ? {}
+        : {
+            auth: {
+              ...(jwt !== undefined ? { jwt } : {}),
+              maxFailuresPerMinute: config.authFailuresPerMinute,
+            },
+          }),
+      ...(config.auditLog !== undefined
+        ? {
+            audit: new PinoAuditLog(
+              pino(
+                { level: "info" },
+                pino.destination({ dest: config.auditLog, append: true, mkdir: true, sync: false }),
+              ),
+            ),
+          }
+        : {}),
       defaultTenant: config.tenant,
       limits: config.limits,
       logger: log,
@@ -571,6 +755,15 @@ export async function runServe(
   }
 }
 
+async function jwtVerifier(options: JwtOptions): Promise<JwtVerifier> {
+  try {
+    return await JwtVerifier.create(options, systemClock);
+  } catch (err) {
+    if (err instanceof TypeError) throw new UsageError(`JWT settings: ${err.message}`);
+    throw err;
+  }
+}
+
 export function registerServeCommand(program: Command, io: Output): void {
   const command = new Command("serve")
     .description(
@@ -579,7 +772,7 @@ export function registerServeCommand(program: Command, io: Output): void {
     .addOption(
       new Option(
         "--insecure-dev",
-        `serve without caller authentication, loopback addresses only (env: ${INSECURE_DEV_ENV}=1); required until authentication exists`,
+        `serve without caller authentication, loopback addresses only (env: ${INSECURE_DEV_ENV}=1); for local development`,
       ),
     );
   for (const spec of FLAGS) {

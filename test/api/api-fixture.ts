@@ -12,8 +12,9 @@ import {
 } from "@grpc/grpc-js";
 import pino, { type Logger } from "pino";
 import { expect } from "vitest";
-import type { RunningServer, ServerOptions } from "../../src/api/server.js";
+import type { RunningServer, ServerAuthOptions, ServerOptions } from "../../src/api/server.js";
 import { startServer } from "../../src/api/server.js";
+import type { AuditLog } from "../../src/auth/index.js";
 import { parseRelationship } from "../../src/core/relationship.js";
 import { Engine, type EngineOptions } from "../../src/engine/engine.js";
 import {
@@ -215,12 +216,12 @@ function promisedCalls(c: ApiClients) {
       unary(a.createTenant.bind(a), CreateTenantRequest.fromPartial(req), opts),
     listTenants: (opts?: CallOpts) =>
       unary(a.listTenants.bind(a), ListTenantsRequest.fromPartial({}), opts),
-    createApiKey: (req: DeepPartial<CreateApiKeyRequest>) =>
-      unary(a.createApiKey.bind(a), CreateApiKeyRequest.fromPartial(req)),
-    listApiKeys: (req: DeepPartial<ListApiKeysRequest>) =>
-      unary(a.listApiKeys.bind(a), ListApiKeysRequest.fromPartial(req)),
-    revokeApiKey: (req: DeepPartial<RevokeApiKeyRequest>) =>
-      unary(a.revokeApiKey.bind(a), RevokeApiKeyRequest.fromPartial(req)),
+    createApiKey: (req: DeepPartial<CreateApiKeyRequest>, opts?: CallOpts) =>
+      unary(a.createApiKey.bind(a), CreateApiKeyRequest.fromPartial(req), opts),
+    listApiKeys: (req: DeepPartial<ListApiKeysRequest>, opts?: CallOpts) =>
+      unary(a.listApiKeys.bind(a), ListApiKeysRequest.fromPartial(req), opts),
+    revokeApiKey: (req: DeepPartial<RevokeApiKeyRequest>, opts?: CallOpts) =>
+      unary(a.revokeApiKey.bind(a), RevokeApiKeyRequest.fromPartial(req), opts),
   };
 }
 
@@ -232,6 +233,9 @@ export interface ApiFixtureOptions {
   readonly metricsListen?: string;
   readonly logger?: Logger;
   readonly engineOptions?: Partial<EngineOptions>;
+  /** Serve with caller authentication (insecure-dev otherwise). */
+  readonly auth?: ServerAuthOptions;
+  readonly audit?: AuditLog;
   /** Builds the engine (a test may wrap or slow it down). */
   readonly makeEngine?: (store: Datastore, options: EngineOptions) => Engine;
 }
@@ -258,7 +262,9 @@ export async function startApiFixture(options: ApiFixtureOptions = {}): Promise<
   const server = await startServer({
     engine,
     listen: "127.0.0.1:0",
-    insecureDev: true,
+    insecureDev: options.auth === undefined,
+    ...(options.auth !== undefined ? { auth: options.auth } : {}),
+    ...(options.audit !== undefined ? { audit: options.audit } : {}),
     defaultTenant: DEFAULT_TENANT,
     logger: options.logger ?? pino({ level: "silent" }),
     ...(options.limits !== undefined ? { limits: options.limits } : {}),

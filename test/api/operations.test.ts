@@ -1,19 +1,7 @@
-// Running the server: tenants, the API-key placeholder, health, reflection, metrics, logs and
-// how unexpected failures reach a caller.
+// Running the server: tenants, API keys in insecure-dev mode, health, reflection, metrics,
+// logs and how unexpected failures reach a caller.
 
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { Writable } from "node:stream";
-import {
-  type Client,
-  credentials,
-  loadPackageDefinition,
-  type ServiceError,
-  status,
-} from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
-import { protoPath as healthProtoPath } from "grpc-health-check";
-import pino from "pino";
+import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { TrellisError } from "../../src/core/errors.js";
 import { Engine, type CheckRequest as EngineCheck } from "../../src/engine/engine.js";
@@ -26,57 +14,7 @@ import {
   startApiFixture,
   subj,
 } from "./api-fixture.js";
-
-type GrpcCtor = new (
-  address: string,
-  creds: ReturnType<typeof credentials.createInsecure>,
-) => Client;
-
-function healthClient(address: string) {
-  const pkg = loadPackageDefinition(loadSync(healthProtoPath, { enums: String })) as unknown as {
-    grpc: { health: { v1: { Health: GrpcCtor } } };
-  };
-  const client = new pkg.grpc.health.v1.Health(address, credentials.createInsecure()) as Client & {
-    check(
-      req: { service: string },
-      cb: (err: ServiceError | null, res: { status: string }) => void,
-    ): void;
-  };
-  return {
-    client,
-    check: (service: string) =>
-      new Promise<string>((resolve, reject) =>
-        client.check({ service }, (err, res) => (err ? reject(err) : resolve(res.status))),
-      ),
-  };
-}
-
-function reflectionClient(address: string) {
-  const require = createRequire(import.meta.url);
-  const root = join(dirname(require.resolve("@grpc/reflection/package.json")), "build", "proto");
-  const pkg = loadPackageDefinition(
-    loadSync("grpc/reflection/v1/reflection.proto", { includeDirs: [root], keepCase: true }),
-  ) as unknown as { grpc: { reflection: { v1: { ServerReflection: GrpcCtor } } } };
-  return new pkg.grpc.reflection.v1.ServerReflection(
-    address,
-    credentials.createInsecure(),
-  ) as Client & {
-    ServerReflectionInfo(): NodeJS.ReadWriteStream & { write(m: unknown): boolean; end(): void };
-  };
-}
-
-/** A pino logger that keeps its lines for inspection. */
-function memoryLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      for (const line of String(chunk).split("\n"))
-        if (line.trim() !== "") lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: pino({ level: "info" }, sink), lines };
-}
+import { healthClient, listServices, memoryLogger } from "./raw-clients.js";
 
 describe("tenants and API keys", () => {
   let api: ApiFixture;
@@ -98,13 +36,22 @@ describe("tenants and API keys", () => {
     }
   });
 
-  test("API-key RPCs answer UNIMPLEMENTED until caller authentication exists", async () => {
+  test("API-key RPCs work in insecure-dev mode, for the tenant the metadata names", async () => {
+    await api.createTenant({ tenant: "keys-b" });
+    const created = await api.createApiKey({ tenant: "keys-b", scopes: ["check", "read"] });
+    expect(created.token).toMatch(/^trls_[a-z0-9]{16}_[A-Za-z0-9_-]{43}$/);
+    expect(created.key).toMatchObject({ tenant: "keys-b", scopes: ["check", "read"] });
+    const listed = await api.listApiKeys({ tenant: "keys-b" });
+    expect(listed.keys.map((k) => k.keyId)).toEqual([created.key!.keyId]);
+    const revoked = await api.revokeApiKey({ keyId: created.key!.keyId });
+    expect(revoked.key!.optionalRevokedAt).toBeInstanceOf(Date);
+    await expectCode(api.revokeApiKey({ keyId: "abc" }), status.INVALID_ARGUMENT);
+    await expectCode(api.revokeApiKey({ keyId: "zzzzzzzzzzzzzzzz" }), status.NOT_FOUND);
     await expectCode(
-      api.createApiKey({ tenant: "default", scopes: ["check"] }),
-      status.UNIMPLEMENTED,
+      api.createApiKey({ tenant: "keys-b", scopes: ["everything"] }),
+      status.INVALID_ARGUMENT,
     );
-    await expectCode(api.listApiKeys({ tenant: "default" }), status.UNIMPLEMENTED);
-    await expectCode(api.revokeApiKey({ keyId: "abc" }), status.UNIMPLEMENTED);
+    await expectCode(api.createApiKey({ tenant: "nope", scopes: ["check"] }), status.NOT_FOUND);
   });
 });
 
@@ -131,17 +78,8 @@ describe("health and reflection", () => {
 
   test("reflection lists the services", async () => {
     const api = await startApiFixture();
-    const client = reflectionClient(api.address);
     try {
-      const names = await new Promise<string[]>((resolve, reject) => {
-        const call = client.ServerReflectionInfo();
-        call.on("data", (m: { list_services_response?: { service: { name: string }[] } }) => {
-          resolve((m.list_services_response?.service ?? []).map((s) => s.name));
-          call.end();
-        });
-        call.on("error", reject);
-        call.write({ list_services: "" });
-      });
+      const names = await listServices(api.address);
       expect(names).toEqual(
         expect.arrayContaining([
           "trellis.v1.PermissionService",
@@ -152,7 +90,6 @@ describe("health and reflection", () => {
         ]),
       );
     } finally {
-      client.close();
       await api.close();
     }
   });

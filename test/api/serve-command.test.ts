@@ -1,11 +1,11 @@
 // `trellis serve`: flag checks before anything opens, a full run with a preset, the zookie
-// secret kept across restarts, and the built executable's refusal without --insecure-dev.
+// secret kept across restarts, and an authenticated run with a key made by `trellis keys`.
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { credentials, status } from "@grpc/grpc-js";
+import { credentials, Metadata, status } from "@grpc/grpc-js";
 import pino from "pino";
 import { afterAll, describe, expect, test } from "vitest";
 import { runServe, type ServeFlags } from "../../src/cli/serve-command.js";
@@ -51,9 +51,45 @@ async function refused(flags: ServeFlags, env: NodeJS.ProcessEnv = {}): Promise<
 }
 
 describe("trellis serve refuses bad configurations before opening anything", () => {
-  test("without --insecure-dev (caller authentication does not exist yet)", async () => {
-    expect(await refused({ datastore: `sqlite:${join(dir, "never", "t.db")}` })).toContain(
-      "--insecure-dev",
+  test("with JWT settings that are incomplete, ambiguous or combined with --insecure-dev", async () => {
+    const datastore = `sqlite:${join(dir, "never", "t.db")}`;
+    expect(await refused({ datastore, jwtIssuer: "https://idp" })).toContain("--jwt-key-file");
+    const keyFile = join(dir, "jwt.pem");
+    writeFileSync(keyFile, "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n");
+    expect(await refused({ datastore, jwtKeyFile: keyFile, jwtAudience: "trellis" })).toContain(
+      "--jwt-issuer",
+    );
+    expect(await refused({ datastore, jwtKeyFile: keyFile, jwtIssuer: "https://idp" })).toContain(
+      "--jwt-audience",
+    );
+    expect(
+      await refused({
+        datastore,
+        jwtKeyFile: keyFile,
+        jwtJwksUrl: "https://idp/jwks",
+        jwtIssuer: "i",
+        jwtAudience: "a",
+      }),
+    ).toContain("one JWT key source");
+    expect(
+      await refused({
+        datastore,
+        insecureDev: true,
+        jwtKeyFile: keyFile,
+        jwtIssuer: "i",
+        jwtAudience: "a",
+      }),
+    ).toContain("--insecure-dev");
+    expect(
+      await refused({
+        datastore,
+        jwtJwksUrl: "file:///etc/keys",
+        jwtIssuer: "i",
+        jwtAudience: "a",
+      }),
+    ).toContain("--jwt-jwks-url");
+    expect(await refused({ datastore }, { TRELLIS_AUTH_FAILURES_PER_MINUTE: "0" })).toContain(
+      "--auth-failures-per-minute",
     );
     expect(existsSync(join(dir, "never"))).toBe(false);
   });
@@ -173,19 +209,84 @@ describe("trellis serve runs", () => {
 });
 
 describe("the built executable", () => {
-  test("exits 2 without --insecure-dev", async () => {
+  test("makes a key that an authenticated server accepts, and refuses calls without it", async () => {
     if (!existsSync(join(root, "dist", "cli", "main.js"))) {
       throw new Error("dist/ is missing: run `make build` (make test does) before this test");
     }
     const run = promisify(execFile);
-    const result = await run(process.execPath, [join(root, "bin", "trellis"), "serve"], {
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? "" },
-    }).then(
+    const datastore = `sqlite:${join(dir, "keys", "trellis.db")}`;
+    const trellis = (...args: string[]) =>
+      run(process.execPath, [join(root, "bin", "trellis"), ...args], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? "" },
+      });
+    await trellis("tenants", "create", "acme", "--datastore", datastore);
+    const { stdout: token } = await trellis(
+      "keys",
+      "create",
+      "--tenant",
+      "acme",
+      "--scopes",
+      "check",
+      "--quiet",
+      "--datastore",
+      datastore,
+    );
+    expect(token.trim()).toMatch(/^trls_[a-z0-9]{16}_/);
+    const listed = (await trellis("keys", "list", "--tenant", "acme", "--datastore", datastore))
+      .stdout;
+    expect(listed).toContain("acme  check  created");
+    expect(listed).not.toContain(token.trim());
+    const unknown = await trellis(
+      "keys",
+      "list",
+      "--tenant",
+      "nope",
+      "--datastore",
+      datastore,
+    ).then(
       () => ({ code: 0, stderr: "" }),
       (err: { code: number; stderr: string }) => err,
     );
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain("--insecure-dev");
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("NOT_FOUND");
+
+    const c = capture();
+    const stop = new AbortController();
+    const done = runServe(
+      { datastore, preset: "docs", tenant: "acme", listen: "127.0.0.1:0" },
+      c.io,
+      stop.signal,
+      {},
+      silent,
+    );
+    try {
+      const until = Date.now() + 15_000;
+      while (!c.out.includes("Stop with")) {
+        if (Date.now() > until) throw new Error(`no banner; stderr: ${c.err}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(c.out).toContain("callers authenticate");
+      expect(c.out).toContain("trellis keys create");
+      const address = /serving on (\S+)/.exec(c.out)![1]!;
+      const client = new PermissionServiceClient(address, credentials.createInsecure());
+      const request = CheckRequest.fromPartial({
+        resource: obj("document:readme"),
+        permission: "view",
+        subject: subj("user:alice"),
+      });
+      try {
+        await expectCode(unary(client.check.bind(client), request), status.UNAUTHENTICATED);
+        const metadata = new Metadata();
+        metadata.set("authorization", `Bearer ${token.trim()}`);
+        const answer = await unary(client.check.bind(client), request, { metadata });
+        expect(answer.permissionship).toBe(Permissionship.PERMISSIONSHIP_NO_PERMISSION);
+      } finally {
+        client.close();
+      }
+    } finally {
+      stop.abort();
+      expect(await done).toBe(0);
+    }
   });
 });

@@ -48,7 +48,7 @@ export interface ApiKey {
 
 /** A key to create. */
 export interface CreateApiKeyRequest {
-  /** The tenant the key acts on. */
+  /** The tenant the key acts on; empty: the caller's. */
   tenant: string;
   /** The scopes it grants. */
   scopes: string[];
@@ -70,7 +70,7 @@ export interface CreateApiKeyResponse {
 
 /** Which keys to list. */
 export interface ListApiKeysRequest {
-  /** The tenant. */
+  /** The tenant; empty: the caller's. */
   tenant: string;
 }
 
@@ -1038,7 +1038,11 @@ export const ListTenantsResponse: MessageFns<ListTenantsResponse> = {
   },
 };
 
-/** Manages tenants and API keys. Requires the `admin` scope. */
+/**
+ * Manages tenants and API keys. Requires the `admin` scope. An admin credential manages the
+ * keys of its own tenant; an operator (an admin credential of the server's default tenant)
+ * also creates and lists tenants and manages the keys of every tenant.
+ */
 export type AdminServiceService = typeof AdminServiceService;
 export const AdminServiceService = {
   /** Creates an API key; its secret is returned once, here, and never again. */
@@ -1062,7 +1066,10 @@ export const AdminServiceService = {
     responseSerialize: (value: ListApiKeysResponse): Buffer => Buffer.from(ListApiKeysResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListApiKeysResponse => ListApiKeysResponse.decode(value),
   },
-  /** Revokes an API key at once. */
+  /**
+   * Revokes an API key: at once on the server that answers, within the key cache time (5 s)
+   * on other servers sharing the datastore.
+   */
   revokeApiKey: {
     path: "/trellis.v1.AdminService/RevokeApiKey" as const,
     requestStream: false as const,
@@ -1101,7 +1108,10 @@ export interface AdminServiceServer extends UntypedServiceImplementation {
   createApiKey: handleUnaryCall<CreateApiKeyRequest, CreateApiKeyResponse>;
   /** Lists the API keys of a tenant (without secrets). */
   listApiKeys: handleUnaryCall<ListApiKeysRequest, ListApiKeysResponse>;
-  /** Revokes an API key at once. */
+  /**
+   * Revokes an API key: at once on the server that answers, within the key cache time (5 s)
+   * on other servers sharing the datastore.
+   */
   revokeApiKey: handleUnaryCall<RevokeApiKeyRequest, RevokeApiKeyResponse>;
   /** Creates an empty tenant. */
   createTenant: handleUnaryCall<CreateTenantRequest, CreateTenantResponse>;
@@ -1142,7 +1152,10 @@ export interface AdminServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListApiKeysResponse) => void,
   ): ClientUnaryCall;
-  /** Revokes an API key at once. */
+  /**
+   * Revokes an API key: at once on the server that answers, within the key cache time (5 s)
+   * on other servers sharing the datastore.
+   */
   revokeApiKey(
     request: RevokeApiKeyRequest,
     callback: (error: ServiceError | null, response: RevokeApiKeyResponse) => void,

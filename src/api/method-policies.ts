@@ -1,0 +1,42 @@
+/**
+ * What each RPC requires of its caller, and which calls the audit log records (every call
+ * that changes state, refused or not). One table, so that a new RPC fails at start until it is
+ * given a scope.
+ */
+import type { Scope } from "../auth/index.js";
+import { bug } from "../core/errors.js";
+
+export interface MethodPolicy {
+  readonly scope: Scope;
+  readonly audited: boolean;
+}
+
+const query = (scope: Scope): MethodPolicy => ({ scope, audited: false });
+const change = (scope: Scope): MethodPolicy => ({ scope, audited: true });
+
+export const METHOD_POLICIES: Readonly<Record<string, MethodPolicy>> = {
+  "PermissionService/Check": query("check"),
+  "PermissionService/CheckBulk": query("check"),
+  "PermissionService/Expand": query("check"),
+  "PermissionService/ListObjects": query("check"),
+  "PermissionService/ListSubjects": query("check"),
+  "RelationshipService/Write": change("write"),
+  "RelationshipService/Delete": change("write"),
+  "RelationshipService/Import": change("write"),
+  "RelationshipService/Read": query("read"),
+  "RelationshipService/Export": query("read"),
+  "RelationshipService/Watch": query("watch"),
+  "SchemaService/WriteSchema": change("schema"),
+  "SchemaService/ReadSchema": query("read"),
+  "SchemaService/ValidateSchema": query("read"),
+  "SchemaService/DiffSchema": query("read"),
+  "AdminService/CreateApiKey": change("admin"),
+  "AdminService/ListApiKeys": query("admin"),
+  "AdminService/RevokeApiKey": change("admin"),
+  "AdminService/CreateTenant": change("admin"),
+  "AdminService/ListTenants": query("admin"),
+};
+
+export function policyOf(method: string): MethodPolicy {
+  return METHOD_POLICIES[method] ?? bug(`no scope is assigned to ${method} in METHOD_POLICIES`);
+}

@@ -1,0 +1,17 @@
+/**
+ * `auth/` owns caller authentication: API keys (minted here, stored hashed by `store/`), JWTs
+ * (verified with jose, the only importer of jose), scopes, the per-address failure limiter and
+ * the audit log. It imports `core/` and `store/` types only; `api/` applies it to calls.
+ */
+export { ApiKeys, type ApiKeysOptions, type CreatedApiKey, type NewApiKey } from "./api-keys.js";
+export type { AuditLog, AuthFailureEvent, WriteEvent } from "./audit-log.js";
+export { PinoAuditLog } from "./audit-log.js";
+export {
+  Authenticator,
+  type AuthenticatorOptions,
+  UNAUTHENTICATED_MESSAGE,
+} from "./authenticator.js";
+export { FailureLimiter, type FailureLimiterOptions, peerAddress } from "./failure-limiter.js";
+export { ASYMMETRIC_ALGORITHMS, type JwtOptions, JwtVerifier } from "./jwt-verifier.js";
+export { AuthFailure, type AuthFailureReason, type Principal } from "./principal.js";
+export { ALL_SCOPES, isScope, knownScopes, parseScopes, SCOPES, type Scope } from "./scopes.js";
