@@ -8,7 +8,7 @@ import { invalidArgument } from "../core/errors.js";
 import type { SubjectRef } from "../core/relationship.js";
 import type { Evaluator, Snapshot } from "./evaluator.js";
 import { ALLOWED, CONDITIONAL, type Outcome } from "./outcome.js";
-import { reverseGraphOf } from "./reverse-graph.js";
+import { nodesReaching, reverseGraphOf } from "./reverse-graph.js";
 import { isVisible, subjectKeyOf } from "./tuple-index.js";
 
 export interface FoundObject {
@@ -25,12 +25,14 @@ export function listObjectCandidates(
   subject: SubjectRef,
 ): string[] {
   const graph = reverseGraphOf(snapshot.schema);
+  const relevant = nodesReaching(graph, `${resourceType}#${permission}`);
   const { index, revision } = snapshot;
   const found = new Set<string>();
   const visited = new Set<string>();
   // Work items: the subject is in `type:id#member` (member "" for the object itself).
   const queue: [string, string, string][] = [];
   const enqueue = (type: string, id: string, member: string) => {
+    if (!relevant.has(`${type}#${member}`)) return;
     const key = `${type}:${id}#${member}`;
     if (visited.has(key)) return;
     visited.add(key);

@@ -35,6 +35,59 @@ export interface ReverseGraph {
 }
 
 const graphs = new WeakMap<EngineSchema, ReverseGraph>();
+const relevance = new WeakMap<ReverseGraph, Map<string, ReadonlySet<string>>>();
+
+/**
+ * The walk's nodes (`U#m`, `U#` for the object itself) from which the walk can reach `target`
+ * (`T#p`). Walking any other node finds no candidate, so ListObjects skips it: a user's groups
+ * and folders lead to many permissions, few of which lead to the one asked about.
+ */
+export function nodesReaching(graph: ReverseGraph, target: string): ReadonlySet<string> {
+  let byTarget = relevance.get(graph);
+  if (byTarget === undefined) {
+    byTarget = new Map();
+    relevance.set(graph, byTarget);
+  }
+  let nodes = byTarget.get(target);
+  if (nodes === undefined) {
+    nodes = reaching(graph, target);
+    byTarget.set(target, nodes);
+  }
+  return nodes;
+}
+
+function reaching(graph: ReverseGraph, target: string): Set<string> {
+  // Edges of the walk, reversed: successor → the nodes the walk comes from.
+  const from = new Map<string, string[]>();
+  const edge = (a: string, b: string) => push(from, b, a);
+  for (const [node, holders] of graph.holders) {
+    for (const h of holders) edge(node, `${h.type}#${h.relation}`);
+  }
+  for (const [type, holders] of graph.wildcardHolders) {
+    for (const h of holders) edge(`${type}#`, `${h.type}#${h.relation}`);
+  }
+  for (const [type, permissions] of graph.selfReferrers) {
+    for (const p of permissions) edge(`${type}#`, `${type}#${p}`);
+  }
+  for (const [node, permissions] of graph.computedReferrers) {
+    const type = node.slice(0, node.indexOf("#"));
+    for (const p of permissions) edge(node, `${type}#${p}`);
+  }
+  for (const [node, arrows] of graph.arrowReferrers) {
+    for (const a of arrows) edge(node, `${a.type}#${a.permission}`);
+  }
+  const seen = new Set<string>([target]);
+  const stack = [target];
+  while (stack.length > 0) {
+    for (const previous of from.get(stack.pop()!) ?? []) {
+      if (!seen.has(previous)) {
+        seen.add(previous);
+        stack.push(previous);
+      }
+    }
+  }
+  return seen;
+}
 
 export function reverseGraphOf(schema: EngineSchema): ReverseGraph {
   let graph = graphs.get(schema);
