@@ -153,40 +153,56 @@ export class Engine {
         onError: (err) => this.#onBackgroundError?.(err, tenant),
       });
       this.#mirrors.set(tenant, mirror);
-      mirror.catch(() => this.#mirrors.delete(tenant));
+      mirror.then(
+        (loaded) => this.#loaded.set(tenant, loaded),
+        () => this.#mirrors.delete(tenant),
+      );
     }
     return mirror;
   }
 
   /** Resolves a request's consistency to a snapshot this replica can read. */
   async view(tenant: TenantId, consistency: Consistency = "minimize_latency"): Promise<ReadView> {
+    const quick = consistency === "minimize_latency" ? this.#quickView(tenant) : undefined;
+    if (quick !== undefined) return quick;
     const mirror = await this.mirror(tenant);
     const revision = await this.#revisionFor(tenant, mirror, consistency);
     if (mirror.revision < revision) await mirror.waitFor(revision, this.#options.catchUpTimeoutMs);
+    return this.#viewAt(tenant, mirror, revision);
+  }
+
+  /** Mirrors done loading, so that the common read needs no await to find its snapshot. */
+  readonly #loaded = new Map<TenantId, TenantMirror>();
+  /** The last view handed out per tenant: reads within one revision share it (and its zookie). */
+  readonly #views = new Map<TenantId, ReadView>();
+
+  /** The `minimize_latency` view, when the mirror is loaded and current enough; else undefined. */
+  #quickView(tenant: TenantId): ReadView | undefined {
+    const mirror = this.#loaded.get(tenant);
+    if (mirror === undefined || this.#closed) return undefined;
+    const revision = mirror.optimizedRevision(this.#options.maxStalenessMs);
+    if (mirror.revision < revision) return undefined;
+    return this.#viewAt(tenant, mirror, revision);
+  }
+
+  #viewAt(tenant: TenantId, mirror: TenantMirror, revision: Revision): ReadView {
+    const last = this.#views.get(tenant);
+    if (last !== undefined && last.revision === revision && last.mirror === mirror) return last;
     const schema = mirror.schemaAt(revision);
     if (schema === undefined) {
       throw new TrellisError("FAILED_PRECONDITION", `tenant ${tenant} has no schema yet`);
     }
-    return {
+    const view: ReadView = {
       tenant,
       mirror,
       revision,
       index: mirror.index,
       schema,
-      zookie: this.#readZookie(tenant, revision),
+      // Signed once per tenant and revision, not per request.
+      zookie: this.#zookies.encode(tenant, revision),
     };
-  }
-
-  /** Last zookie issued for reads, per tenant: reads within one revision share it. */
-  readonly #readZookies = new Map<TenantId, { revision: Revision; zookie: Zookie }>();
-
-  /** The zookie of a read at `revision`; signed once per tenant and revision, not per request. */
-  #readZookie(tenant: TenantId, revision: Revision): Zookie {
-    const last = this.#readZookies.get(tenant);
-    if (last !== undefined && last.revision === revision) return last.zookie;
-    const zookie = this.#zookies.encode(tenant, revision);
-    this.#readZookies.set(tenant, { revision, zookie });
-    return zookie;
+    this.#views.set(tenant, view);
+    return view;
   }
 
   async #revisionFor(
@@ -485,6 +501,8 @@ export class Engine {
     this.#closed = true;
     const mirrors = [...this.#mirrors.values()];
     this.#mirrors.clear();
+    this.#loaded.clear();
+    this.#views.clear();
     await Promise.all(
       mirrors.map(async (m) => {
         try {
