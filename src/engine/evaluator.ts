@@ -79,14 +79,18 @@ const NAMES = ["DENIED", "CONDITIONAL", "ALLOWED"] as const;
 export class Evaluator {
   readonly #snapshot: Snapshot;
   readonly #options: EvaluatorOptions;
-  readonly #cachePrefix: string;
-  readonly #memo = new Map<string, MemoEntry>();
+  /** Tenant and revision, the first part of the shared cache's key. */
+  readonly #snapshotKey: string;
+  /** This evaluator's answers: subject key → member → object id (see `ResultCache`). */
+  readonly #memo = new Map<string, Map<EngineMember, Map<string, MemoEntry>>>();
 
-  // The subject of the current check.
+  // The subject of the current check, and its part of the memo.
   #subject: SubjectRef = { type: "", id: "" };
   #subjectKey = "";
+  #subjectMemo = new Map<EngineMember, Map<string, MemoEntry>>();
 
-  // The traversal stack, one slot per sub-problem being computed.
+  // The traversal stack, one slot per sub-problem being computed; keys are `member.key\0id`
+  // (one check has one subject, and the stack is empty between checks).
   readonly #stackKeys: string[] = [];
   readonly #onStack = new Map<string, number>();
   readonly #negAt: number[] = [];
@@ -101,7 +105,7 @@ export class Evaluator {
     this.#snapshot = snapshot;
     this.#options = options;
     // The tenant is part of the key: two tenants at the same revision share nothing.
-    this.#cachePrefix = `${snapshot.tenant}\u0000${snapshot.revision}\u0000`;
+    this.#snapshotKey = `${snapshot.tenant}\u0000${snapshot.revision}`;
   }
 
   /** Checks `permission` (a relation or permission) of `resource` for `subject`. */
@@ -152,6 +156,12 @@ export class Evaluator {
     }
     this.#subject = subject;
     this.#subjectKey = subjectKeyOf(subject.type, subject.id, subject.relation);
+    let subjectMemo = this.#memo.get(this.#subjectKey);
+    if (subjectMemo === undefined) {
+      subjectMemo = new Map();
+      this.#memo.set(this.#subjectKey, subjectMemo);
+    }
+    this.#subjectMemo = subjectMemo;
     const root: TraceNode[] | undefined = this.#options.trace ? [] : undefined;
     this.#trace = root;
     const outcome = this.#member(member, resource.id);
@@ -166,7 +176,6 @@ export class Evaluator {
     // A userset subject is trivially a member of itself (`group:eng#member` ∈ group:eng#member).
     if (s.relation === member.name && s.id === id && s.type === member.type) return ALLOW;
 
-    const key = `${this.#subjectKey}\u0000${member.key}\u0000${id}`;
     const depth = this.#stackKeys.length;
     const now = this.#options.now;
     const parentTrace = this.#trace;
@@ -182,7 +191,7 @@ export class Evaluator {
       parentTrace.push(node);
     }
 
-    const memo = this.#memo.get(key);
+    const memo = this.#subjectMemo.get(member)?.get(id);
     if (memo !== undefined && memo.validUntil > now) {
       this.#absorb(depth - 1, memo.contextual, memo.validUntil, Number.POSITIVE_INFINITY);
       if (node !== undefined) {
@@ -193,7 +202,7 @@ export class Evaluator {
     }
     const cache = this.#options.cache;
     if (cache !== undefined) {
-      const hit = cache.get(this.#cachePrefix + key, now);
+      const hit = cache.get(this.#snapshotKey, this.#subjectKey, member, id, now);
       if (hit !== undefined) {
         this.#absorb(depth - 1, false, hit.validUntil, Number.POSITIVE_INFINITY);
         if (node !== undefined) {
@@ -204,6 +213,7 @@ export class Evaluator {
       }
     }
 
+    const key = `${member.key}\u0000${id}`;
     const onStackAt = this.#onStack.get(key);
     if (onStackAt !== undefined) {
       if (this.#neg > this.#negAt[onStackAt]!) this.#negativeCycle(onStackAt, key);
@@ -246,9 +256,15 @@ export class Evaluator {
     const openTaint = taint < depth ? taint : Number.POSITIVE_INFINITY;
     this.#absorb(depth - 1, contextual, validUntil, openTaint);
     if (outcome.value === ALLOWED || openTaint === Number.POSITIVE_INFINITY) {
-      this.#memo.set(key, { outcome, contextual, validUntil });
-      if (cache !== undefined && !contextual)
-        cache.set(this.#cachePrefix + key, outcome, validUntil);
+      let byId = this.#subjectMemo.get(member);
+      if (byId === undefined) {
+        byId = new Map();
+        this.#subjectMemo.set(member, byId);
+      }
+      byId.set(id, { outcome, contextual, validUntil });
+      if (cache !== undefined && !contextual) {
+        cache.set(this.#snapshotKey, this.#subjectKey, member, id, outcome, validUntil);
+      }
     }
     if (node !== undefined) node.result = NAMES[outcome.value];
     return outcome;
@@ -264,7 +280,7 @@ export class Evaluator {
 
   #negativeCycle(from: number, key: string): never {
     const path = [...this.#stackKeys.slice(from), key].map((k) => {
-      const [, member, id] = k.split("\u0000");
+      const [member, id] = k.split("\u0000");
       const [type, name] = member!.split("#");
       return `${type}:${id}#${name}`;
     });
