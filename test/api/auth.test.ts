@@ -10,6 +10,7 @@ import { systemClock } from "../../src/core/clock.js";
 import { TrellisError } from "../../src/core/errors.js";
 import { Permissionship } from "../../src/gen/trellis/v1/core.js";
 import { TrellisClient } from "../../src/sdk/index.js";
+import type { Datastore } from "../../src/store/datastore.js";
 import {
   type ApiFixture,
   type CallOpts,
@@ -30,6 +31,28 @@ function bearer(token: string, tenant?: string): CallOpts {
   metadata.set("authorization", `Bearer ${token}`);
   if (tenant !== undefined) metadata.set("trellis-tenant", tenant);
   return { metadata };
+}
+
+/**
+ * A key written straight into the store, as `trellis keys create` does beside a server (and
+ * the only way to make one that has expired already); returns its token.
+ */
+async function storedKey(
+  store: Datastore,
+  scopes: string[],
+  times: { createdAt?: Date; expiresAt?: Date } = {},
+): Promise<string> {
+  const minted = mintApiKey();
+  await store.createApiKey({
+    id: minted.id,
+    tenant: DEFAULT_TENANT,
+    secretHash: minted.secretHash,
+    scopes,
+    description: "",
+    createdAt: times.createdAt ?? new Date(),
+    ...(times.expiresAt !== undefined ? { expiresAt: times.expiresAt } : {}),
+  });
+  return minted.token;
 }
 
 const checkReadme = {
@@ -73,16 +96,7 @@ describe("an authenticated server", () => {
       tuples: ["document:readme#viewer@user:alice"],
     });
     // The first key of a deployment is made beside the server (what `trellis keys` does).
-    const minted = mintApiKey();
-    await api.store.createApiKey({
-      id: minted.id,
-      tenant: DEFAULT_TENANT,
-      secretHash: minted.secretHash,
-      scopes: ["check", "read", "write", "schema", "watch", "admin"],
-      description: "operator",
-      createdAt: new Date(),
-    });
-    root = minted.token;
+    root = await storedKey(api.store, ["check", "read", "write", "schema", "watch", "admin"]);
   });
   afterAll(() => api?.close());
 
@@ -163,17 +177,11 @@ describe("an authenticated server", () => {
     expect(revoked.key!.optionalRevokedAt).toBeInstanceOf(Date);
     await expectCode(api.check(checkReadme, bearer(token)), status.UNAUTHENTICATED);
 
-    const expired = mintApiKey();
-    await api.store.createApiKey({
-      id: expired.id,
-      tenant: DEFAULT_TENANT,
-      secretHash: expired.secretHash,
-      scopes: ["check"],
-      description: "",
+    const expired = await storedKey(api.store, ["check"], {
       createdAt: new Date(Date.now() - 60_000),
       expiresAt: new Date(Date.now() - 1000),
     });
-    await expectCode(api.check(checkReadme, bearer(expired.token)), status.UNAUTHENTICATED);
+    await expectCode(api.check(checkReadme, bearer(expired)), status.UNAUTHENTICATED);
     await expectCode(
       api.createApiKey(
         { scopes: ["check"], optionalExpiresAt: new Date(Date.now() - 1000) },
@@ -345,16 +353,7 @@ describe("the failure limiter", () => {
   test("refuses an address after too many failed authentications, whatever it presents", async () => {
     const api = await startApiFixture({ auth: { maxFailuresPerMinute: 3 } });
     try {
-      const minted = mintApiKey();
-      await api.store.createApiKey({
-        id: minted.id,
-        tenant: DEFAULT_TENANT,
-        secretHash: minted.secretHash,
-        scopes: ["check"],
-        description: "",
-        createdAt: new Date(),
-      });
-      const good = bearer(minted.token);
+      const good = bearer(await storedKey(api.store, ["check"]));
       await api.check(checkReadme, good);
       for (let i = 0; i < 3; i++) {
         await expectCode(api.check(checkReadme, bearer("trls_nope")), status.UNAUTHENTICATED);
