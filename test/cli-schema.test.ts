@@ -95,3 +95,20 @@ describe("trellis schema", () => {
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+describe("trellis init", () => {
+  test("writes a preset and its validation file, which validate, and keeps existing files", async () => {
+    const target = join(dir, "init");
+    const r = await trellis("init", "--preset", "rbac", "--dir", target);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(target, "rbac.zed"), "utf8")).toContain("definition");
+    const validated = await trellis("validate", join(target, "rbac.yaml"));
+    expect(validated.code, validated.stderr + validated.stdout).toBe(0);
+    const again = await trellis("init", "--preset", "rbac", "--dir", target);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("--force");
+    expect((await trellis("init", "--preset", "rbac", "--dir", target, "--force")).code).toBe(0);
+    const unknown = await trellis("init", "--preset", "nope", "--dir", target);
+    expect(unknown.code).toBe(2);
+  });
+});

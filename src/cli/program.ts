@@ -1,5 +1,6 @@
 /** The `trellis` command line: builds the commander program with every subcommand. */
 import { Command } from "commander";
+import { registerInitCommand } from "./init-command.js";
 import { registerKeysCommands } from "./keys-command.js";
 import { type Output, registerSchemaCommands } from "./schema-command.js";
 import { registerServeCommand } from "./serve-command.js";
@@ -21,5 +22,6 @@ export function buildProgram(io: Output = processOutput): Command {
   registerValidateCommand(program, io);
   registerServeCommand(program, io);
   registerKeysCommands(program, io);
+  registerInitCommand(program, io);
   return program;
 }

@@ -30,7 +30,7 @@ export const PRESETS = ["docs", "rbac", "abac"] as const;
 export type Preset = (typeof PRESETS)[number];
 
 /** The package's preset schemas: `schema/` two levels above `src/cli/` and `dist/cli/`. */
-const PRESET_DIR = fileURLToPath(new URL("../../schema/", import.meta.url));
+export const PRESET_DIR = fileURLToPath(new URL("../../schema/", import.meta.url));
 
 const CACHE_DEFAULTS = { maxEntries: 1_000_000, maxBytes: 256 * 1024 * 1024 } as const;
 
