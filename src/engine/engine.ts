@@ -25,7 +25,7 @@ import { listSubjects } from "./list-subjects.js";
 import { CONDITIONAL, type Outcome } from "./outcome.js";
 import { type CacheStats, ResultCache, type ResultCacheOptions } from "./result-cache.js";
 import { orphanFilters } from "./schema-change.js";
-import { TenantMirror } from "./tenant-mirror.js";
+import { engineSchemaFor, TenantMirror } from "./tenant-mirror.js";
 import { validateRelationshipAgainstSchema } from "./write-validation.js";
 import { ZookieCodec } from "./zookie.js";
 
@@ -481,12 +481,33 @@ export class Engine {
     source: AsyncIterable<Relationship> | Iterable<Relationship>,
     options: { batchSize?: number; onProgress?: (imported: number) => void } = {},
   ): Promise<{ zookie: Zookie; imported: number }> {
-    const schema = await this.#headSchema(tenant);
+    // The schema from the store, not from the mirror: loading the mirror here would make it
+    // follow the changelog of the whole import while the import runs (a bulk load is often
+    // the first thing a tenant sees, and its index is built once, at the first read, instead).
+    const loaded = this.#loaded.get(tenant);
+    let schema: EngineSchema;
+    if (loaded !== undefined) {
+      schema = await this.#headSchema(tenant);
+    } else {
+      const stored = await this.store.readSchema(tenant, await this.store.headRevision(tenant));
+      if (stored === undefined) {
+        throw new TrellisError("FAILED_PRECONDITION", `tenant ${tenant} has no schema yet`);
+      }
+      schema = engineSchemaFor(stored.text);
+    }
     let line = 0;
+    const check = (rel: Relationship) => {
+      try {
+        validateRelationshipAgainstSchema(schema, rel, "CREATE", "");
+      } catch {
+        // Again with the field named: built only for the failing line.
+        validateRelationshipAgainstSchema(schema, rel, "CREATE", `relationships[${line - 1}]`);
+      }
+    };
     async function* validated(): AsyncIterable<Relationship> {
       for await (const rel of source) {
         line++;
-        validateRelationshipAgainstSchema(schema, rel, "CREATE", `relationships[${line - 1}]`);
+        check(rel);
         yield rel;
       }
     }
