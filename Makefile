@@ -6,7 +6,7 @@ NODE_MODULES_STAMP := node_modules/.install-stamp
 BUILD_STAMP := dist/.build-stamp
 TS_SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 
-.PHONY: help install build gen lint format test fuzz serve bench clean
+.PHONY: help install build gen lint format test fuzz serve bench bench-micro clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -46,7 +46,13 @@ fuzz: build ## the property tests with many more runs
 serve: build ## start Trellis on the embedded SQLite default with the docs preset
 	./bin/trellis serve --insecure-dev --datastore sqlite:./data/trellis.db --preset docs
 
-bench: build ## run the benchmarks in bench/
+SCALE ?= small
+
+bench: build ## Trellis vs SpiceDB vs the gRPC floor, one report in bench/results/ (SCALE=small|medium|large)
+	npx tsc -p bench/tsconfig.engine.json
+	node bench/.build/bench/harness.js --scale $(SCALE) $(BENCH_FLAGS)
+
+bench-micro: build ## the vitest microbenchmarks in bench/*.bench.ts
 	npx vitest bench --run
 
 clean: ## remove build output

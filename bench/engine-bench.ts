@@ -39,10 +39,9 @@
  *   latency rows of warm checks include one timer pair per check (its cost is printed).
  * - Every answer is compared with the one the dataset guarantees; a mismatch is reported.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { CheckBulkItem, Engine as EngineType } from "../src/engine/engine.js";
 import { Engine } from "../src/engine/engine.js";
@@ -52,8 +51,22 @@ import type { Outcome } from "../src/engine/outcome.js";
 import { type CacheStats, ResultCache } from "../src/engine/result-cache.js";
 import { openDatastore } from "../src/store/open.js";
 import { type CheckMix, type CheckQuery, checkMix, listQueries } from "./check-mix.js";
-import { type DatasetSizes, DocsDataset, isScaleName, SCALES } from "./dataset.js";
+import { type DatasetSizes, DocsDataset } from "./dataset.js";
+import { datasetChoice, datasetFlags, integerFlag } from "./dataset-args.js";
 import { LatencySamples, type LatencySummary, timerOverheadNs } from "./latency-stats.js";
+import {
+  canCollect,
+  collect,
+  elapsedNs,
+  fileSize,
+  hr,
+  MB,
+  median,
+  memory,
+  repoRoot,
+  throughput,
+  throughputAsync,
+} from "./measure.js";
 
 const TENANT = "bench";
 const SECRET = "engine-benchmark-zookie-secret-0123456789";
@@ -81,13 +94,7 @@ interface Args {
 function parseCli(): Args {
   const { values } = parseArgs({
     options: {
-      scale: { type: "string", default: "medium" },
-      users: { type: "string" },
-      groups: { type: "string" },
-      folders: { type: "string" },
-      documents: { type: "string" },
-      organizations: { type: "string" },
-      seed: { type: "string", default: "42" },
+      ...datasetFlags("medium"),
       checks: { type: "string", default: "10000" },
       import: { type: "string", default: "store" },
       only: { type: "string" },
@@ -97,26 +104,8 @@ function parseCli(): Args {
       "cache-entries": { type: "string" },
     },
   });
-  const integer = (flag: string, text: string, min: number): number => {
-    const n = Number(text);
-    if (!Number.isSafeInteger(n) || n < min) {
-      throw new TypeError(`--${flag} must be an integer of at least ${min}, got "${text}"`);
-    }
-    return n;
-  };
-  if (!isScaleName(values.scale)) {
-    throw new TypeError(`--scale must be one of ${Object.keys(SCALES).join(", ")}`);
-  }
-  let scale: string = values.scale;
-  const base: DatasetSizes = SCALES[values.scale];
-  const overrides: Record<string, number> = {};
-  for (const key of ["users", "groups", "folders", "documents", "organizations"] as const) {
-    const text = values[key];
-    if (text !== undefined) {
-      overrides[key] = integer(key, text, 1);
-      scale = "custom";
-    }
-  }
+  const integer = integerFlag;
+  const { scale, sizes, seed } = datasetChoice(values);
   if (values.import !== "store" && values.import !== "engine") {
     throw new TypeError(`--import must be store or engine, got "${values.import}"`);
   }
@@ -132,8 +121,8 @@ function parseCli(): Args {
   }
   return {
     scale,
-    sizes: { ...base, ...overrides },
-    seed: integer("seed", values.seed, 0),
+    sizes,
+    seed,
     checks: integer("checks", values.checks, 1),
     importVia: values.import,
     phases,
@@ -148,19 +137,6 @@ function parseCli(): Args {
 }
 
 // ---- measurement helpers ----------------------------------------------------------------
-
-const hr = process.hrtime.bigint;
-const elapsedNs = (t0: bigint) => Number(hr() - t0);
-const gc = (globalThis as { gc?: () => void }).gc;
-/** Under `--cpu-prof` forced collections would show up as the measured phases' GC time. */
-const profiling = process.execArgv.some((a) => a.startsWith("--cpu-prof"));
-
-function collect(): void {
-  if (profiling) return;
-  // Twice: the first pass may leave finalised objects for the second.
-  gc?.();
-  gc?.();
-}
 
 /** Compares answers with the ones the dataset guarantees. */
 class Verdicts {
@@ -211,33 +187,11 @@ function cacheDelta(before: CacheStats, after: CacheStats): CacheDelta {
   };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)] ?? 0;
-}
-
-const MB = 1024 * 1024;
-
-function memory() {
-  const m = process.memoryUsage();
-  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
-}
-
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "bench"))) return dir;
-    const up = dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-}
-
 // ---- the run ----------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   const args = parseCli();
-  if (gc === undefined || profiling) {
+  if (!canCollect) {
     console.warn(
       "warning: no forced collections (run without --cpu-prof, with --expose-gc) so memory figures include garbage",
     );
@@ -832,10 +786,6 @@ function warmupQuery(q: CheckQuery, i: number): CheckQuery {
   return { ...q, subject: { type: "user", id: `warmup-${i}` } };
 }
 
-function fileSize(path: string): number {
-  return existsSync(path) ? statSync(path).size : 0;
-}
-
 function latencyRow(
   name: string,
   level: Row["level"],
@@ -850,31 +800,6 @@ function latencyRow(
     latency: samples.summary(),
     ...(note !== undefined ? { note } : {}),
   };
-}
-
-/** Operations per second over whole passes repeated for at least `minMs`. */
-function throughput(minMs: number, perPass: number, pass: () => void): number {
-  let passes = 0;
-  const t0 = hr();
-  do {
-    pass();
-    passes++;
-  } while (elapsedNs(t0) < minMs * 1e6);
-  return (passes * perPass) / (elapsedNs(t0) / 1e9);
-}
-
-async function throughputAsync(
-  minMs: number,
-  perPass: number,
-  pass: () => Promise<void>,
-): Promise<number> {
-  let passes = 0;
-  const t0 = hr();
-  do {
-    await pass();
-    passes++;
-  } while (elapsedNs(t0) < minMs * 1e6);
-  return (passes * perPass) / (elapsedNs(t0) / 1e9);
 }
 
 function formatComposition(mix: CheckMix): string {

@@ -8,6 +8,7 @@ export interface LatencySummary {
   /** Microseconds. */
   readonly p50: number;
   readonly p90: number;
+  readonly p95: number;
   readonly p99: number;
   readonly max: number;
   readonly mean: number;
@@ -39,13 +40,14 @@ export class LatencySamples {
 
   summary(): LatencySummary {
     const n = this.#count;
-    if (n === 0) return { count: 0, p50: 0, p90: 0, p99: 0, max: 0, mean: 0 };
+    if (n === 0) return { count: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0, mean: 0 };
     const sorted = this.#ns.slice(0, n).sort();
     const rank = (p: number) => sorted[Math.min(n - 1, Math.max(0, Math.ceil(p * n) - 1))]! / 1000;
     return {
       count: n,
       p50: rank(0.5),
       p90: rank(0.9),
+      p95: rank(0.95),
       p99: rank(0.99),
       max: sorted[n - 1]! / 1000,
       mean: this.total() / n / 1000,

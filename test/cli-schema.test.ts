@@ -112,3 +112,12 @@ describe("trellis init", () => {
     expect(unknown.code).toBe(2);
   });
 });
+
+describe("trellis bench", () => {
+  test("--help says what it runs without running it", async () => {
+    const r = await trellis("bench", "--help");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("disagreements: N");
+    expect(r.stdout).toContain("--scale");
+  });
+});

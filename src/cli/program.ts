@@ -1,5 +1,6 @@
 /** The `trellis` command line: builds the commander program with every subcommand. */
 import { Command } from "commander";
+import { registerBenchCommand } from "./bench-command.js";
 import { registerInitCommand } from "./init-command.js";
 import { registerKeysCommands } from "./keys-command.js";
 import { type Output, registerSchemaCommands } from "./schema-command.js";
@@ -23,5 +24,6 @@ export function buildProgram(io: Output = processOutput): Command {
   registerServeCommand(program, io);
   registerKeysCommands(program, io);
   registerInitCommand(program, io);
+  registerBenchCommand(program, io);
   return program;
 }
