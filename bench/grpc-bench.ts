@@ -14,7 +14,9 @@
  * 10000); --runs R (3); --duration-ms N (measured window of a run, 3000); --warmup-ms N (1000);
  * --concurrency 1,16,64; --workers 1,2; --connections N (HTTP/2 connections of a run, split
  * among its workers; 4); --bulk-concurrency N (16; 0 skips CheckBulk); --deadline-ms N (set on
- * every call as the SDK does, 30000; 0 for none); --token T (sent as `authorization: Bearer T`);
+ * every call as the SDK does, 30000; 0 for none); --auth (start Trellis with caller authentication
+ * on, an API key minted into its datastore and sent with every call, instead of --insecure-dev);
+ * --token T (sent as `authorization: Bearer T`);
  * --tenant ID (sent as `trellis-tenant` metadata; default: none, the server's default tenant);
  * --target HOST:PORT (load a Trellis that is already running, holding the same dataset and seed,
  * instead of starting one); --trellis-bin FILE (the `trellis` script to run with node; default
@@ -72,6 +74,7 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { mintApiKey } from "../src/auth/api-key-token.js";
 import { Engine } from "../src/engine/engine.js";
 import { Permissionship } from "../src/gen/trellis/v1/core.js";
 import { CheckBulkRequest, CheckRequest } from "../src/gen/trellis/v1/permission_service.js";
@@ -126,6 +129,12 @@ export interface GrpcBenchOptions {
   readonly deadlineMs?: number;
   /** Bearer token sent with every call. */
   readonly token?: string;
+  /**
+   * Start Trellis with caller authentication on (an API key with the `check` scope is minted
+   * into its datastore and sent with every call), as production runs it, instead of
+   * `--insecure-dev`. Ignored with `target`. Default false.
+   */
+  readonly auth?: boolean;
   /** Sent as `trellis-tenant` metadata with every call. */
   readonly tenant?: string;
   /** A running Trellis to load instead of starting one (it must hold the same dataset). */
@@ -259,11 +268,15 @@ export interface GrpcBenchResult {
     "log" | "token" | "target" | "tenant" | "profileServerDir"
   > & {
     readonly authenticated: boolean;
+    /** The started server checked credentials (API key), rather than `--insecure-dev`. */
+    readonly serverAuth: boolean;
     readonly target: string | undefined;
     readonly tenant: string | undefined;
     readonly profileServerDir: string | undefined;
   };
   readonly load: { readonly tuples: number; readonly importMs: number } | undefined;
+  /** Resident memory of the started Trellis server after the first pass (warm), MB. */
+  readonly serverRssMb: number | undefined;
   readonly servers: {
     readonly trellis: { readonly address: string; readonly command: string | undefined };
     readonly floor: { readonly address: string };
@@ -662,6 +675,36 @@ function warnIfStaleBuild(log: (line: string) => void): void {
 }
 
 /** Writes the dataset into a new SQLite file through the store's bulk import. */
+/** Writes an API key with the `check` scope into the datastore; returns its token. */
+async function mintCheckKey(dbPath: string): Promise<string> {
+  const store = await openDatastore(`sqlite:${dbPath}`);
+  try {
+    const minted = mintApiKey();
+    await store.createApiKey({
+      id: minted.id,
+      tenant: TENANT,
+      secretHash: minted.secretHash,
+      scopes: ["check"],
+      description: "benchmark",
+      createdAt: new Date(),
+    });
+    return minted.token;
+  } finally {
+    await store.close();
+  }
+}
+
+/** VmRSS of a process, MB (Linux); undefined elsewhere. */
+function rssMb(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m === null ? undefined : Number(m[1]) / 1024;
+  } catch {
+    return undefined;
+  }
+}
+
 async function loadDataset(
   dataset: DocsDataset,
   dbPath: string,
@@ -697,6 +740,7 @@ function resolveOptions(o: GrpcBenchOptions) {
     bulkConcurrency: o.bulkConcurrency ?? 16,
     deadlineMs: o.deadlineMs ?? 30_000,
     token: o.token,
+    auth: o.auth ?? false,
     tenant: o.tenant,
     target: o.target,
     trellisBin: o.trellisBin ?? join(repoRoot(), "bin", "trellis"),
@@ -762,6 +806,7 @@ export async function runGrpcBench(options: GrpcBenchOptions): Promise<GrpcBench
       const dbPath = join(dir, "bench.db");
       load = await loadDataset(dataset, dbPath);
       log(`loaded ${load.tuples} tuples into SQLite in ${load.importMs.toFixed(0)} ms`);
+      if (o.auth) o.token = await mintCheckKey(dbPath);
       const nodeArgs =
         o.profileServerDir === undefined
           ? []
@@ -770,7 +815,7 @@ export async function runGrpcBench(options: GrpcBenchOptions): Promise<GrpcBench
         ...nodeArgs,
         o.trellisBin,
         "serve",
-        "--insecure-dev",
+        ...(o.auth ? [] : ["--insecure-dev"]),
         "--listen",
         "127.0.0.1:0",
         "--datastore",
@@ -846,6 +891,11 @@ export async function runGrpcBench(options: GrpcBenchOptions): Promise<GrpcBench
         );
         for (const x of [...summary.errorExamples, ...summary.mismatchExamples]) log(`  ${x}`);
       }
+    }
+
+    const serverRssMb = rssMb(trellis?.child.pid);
+    if (serverRssMb !== undefined) {
+      log(`trellis server RSS after the first pass: ${serverRssMb.toFixed(0)} MB`);
     }
 
     // ---- the cells ------------------------------------------------------------------------
@@ -1038,6 +1088,8 @@ export async function runGrpcBench(options: GrpcBenchOptions): Promise<GrpcBench
         bulkConcurrency: o.bulkConcurrency,
         deadlineMs: o.deadlineMs,
         authenticated: o.token !== undefined,
+        serverAuth: o.auth && o.target === undefined,
+        auth: o.auth,
         target: o.target,
         tenant: o.tenant,
         trellisBin: o.trellisBin,
@@ -1045,6 +1097,7 @@ export async function runGrpcBench(options: GrpcBenchOptions): Promise<GrpcBench
         profileServerDir: o.profileServerDir,
       },
       load,
+      serverRssMb,
       servers: {
         trellis: { address: trellisAddress, command: trellis?.command },
         floor: { address: floorAddress },
@@ -1077,6 +1130,7 @@ function parseCli(): { options: GrpcBenchOptions; out: string | undefined; json:
       "bulk-concurrency": { type: "string", default: "16" },
       "deadline-ms": { type: "string", default: "30000" },
       token: { type: "string" },
+      auth: { type: "boolean" },
       tenant: { type: "string" },
       target: { type: "string" },
       "trellis-bin": { type: "string" },
@@ -1111,6 +1165,7 @@ function parseCli(): { options: GrpcBenchOptions; out: string | undefined; json:
     deadlineMs: integer("deadline-ms", values["deadline-ms"]),
     serverLogLevel: values["server-log-level"],
     ...(values.token !== undefined ? { token: values.token } : {}),
+    ...(values.auth === true ? { auth: true } : {}),
     ...(values.tenant !== undefined ? { tenant: values.tenant } : {}),
     ...(values.target !== undefined ? { target: values.target } : {}),
     ...(values["trellis-bin"] !== undefined ? { trellisBin: values["trellis-bin"] } : {}),

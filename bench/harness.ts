@@ -15,7 +15,8 @@
  * 1000 / 1000 / 500); --timed N (the first N checks of the mix are timed cold then warm, on
  * every system; by scale 200 / 150 / 100); --store sqlite|postgres|sqlite,postgres (sqlite);
  * --pg-url URL (for postgres; default $TRELLIS_TEST_PG_URL); --skip-grpc; --skip-spicedb;
- * --grpc-runs N (3); --grpc-duration-ms N (2000); --out-dir DIR (bench/results); --data-dir DIR
+ * --grpc-runs N (3); --grpc-duration-ms N (2000); --grpc-insecure (serve the gRPC section with
+ * --insecure-dev; by default the server checks an API key on every call, as in production); --out-dir DIR (bench/results); --data-dir DIR
  * (where the dataset files go; default a temp folder, removed at the end).
  *
  * What a run does, and why:
@@ -90,6 +91,8 @@ interface Options {
   readonly skipSpicedb: boolean;
   readonly grpcRuns: number;
   readonly grpcDurationMs: number;
+  /** Run the gRPC server with caller authentication on (an API key per call). */
+  readonly grpcAuth: boolean;
   readonly outDir: string;
   readonly dataDir: string | undefined;
   readonly plan: (typeof PLAN)[keyof typeof PLAN];
@@ -108,6 +111,7 @@ function parseCli(): Options {
       "skip-spicedb": { type: "boolean", default: false },
       "grpc-runs": { type: "string", default: "3" },
       "grpc-duration-ms": { type: "string", default: "2000" },
+      "grpc-insecure": { type: "boolean", default: false },
       "out-dir": { type: "string" },
       "data-dir": { type: "string" },
     },
@@ -141,6 +145,7 @@ function parseCli(): Options {
     skipSpicedb: values["skip-spicedb"],
     grpcRuns: integerFlag("grpc-runs", values["grpc-runs"], 1),
     grpcDurationMs: integerFlag("grpc-duration-ms", values["grpc-duration-ms"], 100),
+    grpcAuth: !values["grpc-insecure"],
     outDir: values["out-dir"] ?? join(repoRoot(), "bench", "results"),
     dataDir: values["data-dir"],
     plan,
@@ -460,9 +465,14 @@ function markdown(r: Report, files: { json: string; svg: string }): string {
   } else {
     lines.push(markdownTable(GRPC_HEADER, grpcRows(r.grpc as GrpcBenchResult)));
     lines.push("");
+    const g = r.grpc as GrpcBenchResult;
     lines.push(
-      "Trellis (`trellis serve --insecure-dev`, SQLite) and the floor (an empty grpc-js handler " +
-        "with the same messages) under the same load generator; caller authentication off. " +
+      `Trellis (\`trellis serve\`, SQLite, ${
+        g.options.serverAuth
+          ? "caller authentication on: an API key with the `check` scope on every call"
+          : "`--insecure-dev`: caller authentication off"
+      }) and the floor (an empty grpc-js handler with the same messages) under the same load ` +
+        `generator.${g.serverRssMb !== undefined ? ` Trellis server RSS after the first pass: ${Math.round(g.serverRssMb)} MB.` : ""} ` +
         "Details: bench/grpc-bench.ts.",
     );
   }
@@ -629,6 +639,7 @@ async function main(): Promise<void> {
           seed: o.seed,
           runs: o.grpcRuns,
           durationMs: o.grpcDurationMs,
+          auth: o.grpcAuth,
           warmupMs: 500,
           log: (line) => console.log(`  ${line}`),
         });
