@@ -73,14 +73,20 @@ export class AuthenticatedCallers implements CallerResolver {
     this.#defaultTenant = defaultTenant;
   }
 
-  async resolve(metadata: Metadata, peer: string, method: string): Promise<Caller> {
+  resolve(metadata: Metadata, peer: string, method: string): Caller | Promise<Caller> {
     const values = metadata.get(AUTHORIZATION_HEADER);
     const authorization = values.length === 1 ? String(values[0]) : undefined;
-    const principal = await this.#authenticator.authenticate(
+    const principal = this.#authenticator.authenticate(
       values.length > 1 ? "" : authorization,
       peer,
       method,
     );
+    return principal instanceof Promise
+      ? principal.then((p) => this.#callerOf(metadata, p))
+      : this.#callerOf(metadata, principal);
+  }
+
+  #callerOf(metadata: Metadata, principal: Principal): Caller {
     const named = tenantHeader(metadata);
     if (named !== undefined && named !== principal.tenant) {
       throw new TrellisError(

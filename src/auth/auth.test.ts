@@ -113,12 +113,16 @@ describe("ApiKeys over a real store", () => {
       scopes: ["check"],
       expiresAt: new Date(clock.now() + 60_000),
     });
-    await keys.verify(token);
+    const principal = await keys.verify(token);
+    expect(keys.verifyCached(token)).toBe(principal);
+    expect(keys.verifyCached(`${token.slice(0, -1)}x`)).toBeUndefined();
     // Another process (another ApiKeys over the same store) revokes it.
     await new ApiKeys(store, { clock }).revoke(record.id);
     clock.advance(1000);
+    expect(keys.verifyCached(token)).toBe(principal);
     await expect(keys.verify(token)).resolves.toMatchObject({ tenant: "t1" });
     clock.advance(5000);
+    expect(keys.verifyCached(token)).toBeUndefined();
     await expect(keys.verify(token)).rejects.toMatchObject({ reason: "revoked" });
 
     const second = await keys.create({
@@ -128,6 +132,7 @@ describe("ApiKeys over a real store", () => {
     });
     await keys.verify(second.token);
     clock.advance(10_000);
+    expect(keys.verifyCached(second.token)).toBeUndefined();
     await expect(keys.verify(second.token)).rejects.toMatchObject({ reason: "expired" });
   });
 

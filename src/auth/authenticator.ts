@@ -43,12 +43,42 @@ export class Authenticator {
    * @param peer the grpc-js peer string of the connection
    * @param method `Service/Method`, for the audit log
    */
-  async authenticate(
+  authenticate(
     authorization: string | undefined,
     peer: string,
     method: string,
+  ): Principal | Promise<Principal> {
+    // The hot path: a credential verified before answers synchronously, without a promise.
+    const token = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
+    if (token !== undefined) {
+      const known = looksLikeApiKey(token)
+        ? this.#apiKeys.verifyCached(token)
+        : this.#jwt?.verifyCached(token);
+      if (known !== undefined && this.#limiter.blockedFor(this.#address(peer)) === 0) return known;
+    }
+    return this.#verify(authorization, token, peer, method);
+  }
+
+  /** Peer strings repeat per connection; their addresses are parsed once. */
+  readonly #addresses = new Map<string, string>();
+
+  #address(peer: string): string {
+    let address = this.#addresses.get(peer);
+    if (address === undefined) {
+      if (this.#addresses.size >= 10_000) this.#addresses.clear();
+      address = peerAddress(peer);
+      this.#addresses.set(peer, address);
+    }
+    return address;
+  }
+
+  async #verify(
+    authorization: string | undefined,
+    token: string | undefined,
+    peer: string,
+    method: string,
   ): Promise<Principal> {
-    const address = peerAddress(peer);
+    const address = this.#address(peer);
     const blockedMs = this.#limiter.blockedFor(address);
     if (blockedMs > 0) {
       this.#audit.authFailure({ method, peer, reason: "rate_limited", credential: "other" });
@@ -57,7 +87,6 @@ export class Authenticator {
         `too many failed authentications from this address; retry in ${Math.ceil(blockedMs / 1000)} s`,
       );
     }
-    const token = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
     const credential: AuthFailureEvent["credential"] =
       token === undefined
         ? authorization === undefined

@@ -116,10 +116,16 @@ export class JwtVerifier {
     return readFile(path, "utf8");
   }
 
+  /** The principal of a token verified before and not yet due again; undefined: `verify`. */
+  verifyCached(token: string): Principal | undefined {
+    const known = this.#verified.get(token);
+    return known !== undefined && known.until > this.#clock.now() ? known.principal : undefined;
+  }
+
   async verify(token: string): Promise<Principal> {
     const now = this.#clock.now();
-    const known = this.#verified.get(token);
-    if (known !== undefined && known.until > now) return known.principal;
+    const known = this.verifyCached(token);
+    if (known !== undefined) return known;
     let payload: JWTPayload;
     try {
       const options = {
