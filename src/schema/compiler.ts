@@ -319,15 +319,8 @@ class Compiler {
         e.relationSpan.start,
       );
     }
-    const subjectTypes = [...new Set(left.types.map((t) => t.type))];
-    const known = subjectTypes.filter((t) => this.#members.has(t));
-    if (known.length < subjectTypes.length) return; // the unknown type is reported on the relation
-    if (!known.some((t) => this.#members.get(t)!.has(e.target))) {
-      this.#error(
-        `no subject type of relation ${def.name}#${e.relation} (${subjectTypes.join(", ")}) defines '${e.target}', used by the arrow in ${where}`,
-        e.targetSpan.start,
-      );
-    }
+    // A target that no subject type defines is accepted, as SpiceDB does: the arrow then
+    // grants nothing (`.all()` included, as it needs every subject to have the target).
   }
 
   // ---- cycles ---------------------------------------------------------------------------
