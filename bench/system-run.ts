@@ -134,10 +134,14 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const errors: string[] = [];
   const limits: string[] = [];
-  /** SpiceDB refuses graphs deeper than its dispatch limit: an answer it cannot give, not a crash. */
+  /**
+   * SpiceDB refuses graphs deeper than its dispatch limit, and at medium scale its CheckBulk
+   * of 100 runs past its own internal deadline: answers it cannot give, not crashes. They are
+   * reported as limits (no figure for that measurement); the run's other figures stand.
+   */
   const depthLimit = (what: string, err: unknown): boolean => {
     const text = err instanceof Error ? err.message : String(err);
-    if (!/max depth exceeded/i.test(text)) return false;
+    if (!/max depth exceeded|deadline[ _]?exceeded/i.test(text)) return false;
     limits.push(`${what}: ${text.split(":").slice(0, 3).join(":")}`);
     return true;
   };
@@ -257,18 +261,22 @@ async function main(): Promise<void> {
           await system.checkBulk(batch, "minimize_latency");
           samples.add(elapsedNs(b0));
         } catch (err) {
-          failed(`CheckBulk batch ${b}`, err);
+          if (!depthLimit(`CheckBulk batch ${b}`, err)) failed(`CheckBulk batch ${b}`, err);
         }
       }
       const latency = samples.summary();
       const checks = latency.count * 100;
-      bulk = {
-        batches: latency.count,
-        checks,
-        perSecond: checks / (samples.total() / 1e9),
-        latency,
-      };
-      say(o, `CheckBulk ×100: ${Math.round(bulk.perSecond)} checks/s over ${batches} batches`);
+      if (latency.count > 0) {
+        bulk = {
+          batches: latency.count,
+          checks,
+          perSecond: checks / (samples.total() / 1e9),
+          latency,
+        };
+        say(o, `CheckBulk ×100: ${Math.round(bulk.perSecond)} checks/s over ${batches} batches`);
+      } else {
+        say(o, "CheckBulk ×100: no batch answered (see limits)");
+      }
     }
 
     // ---- ListObjects, ListSubjects ----------------------------------------------------------------
