@@ -159,6 +159,8 @@ export interface Verification {
   readonly disagreements: readonly Disagreement[];
   readonly checkDisagreements: number;
   readonly listDisagreements: number;
+  /** List queries (ListObjects and ListSubjects) the reference answered, so compared. */
+  readonly listsCompared: number;
   /** Per system: answers that differ from the one the dataset's construction guarantees. */
   readonly unexpected: Partial<Record<SystemName, { count: number; examples: string[] }>>;
   /** Per system: timed answers (minimize_latency) that differ from fully_consistent ones. */
@@ -216,6 +218,8 @@ export function verify(
   const ref = verified.find((r) => r.system === reference);
   let checkDisagreements = 0;
   let listDisagreements = 0;
+  const listsCompared =
+    Object.keys(ref?.listObjects ?? {}).length + Object.keys(ref?.listSubjects ?? {}).length;
   if (ref !== undefined) {
     for (const r of verified) {
       if (r === ref) continue;
@@ -282,6 +286,7 @@ export function verify(
     disagreements,
     checkDisagreements,
     listDisagreements,
+    listsCompared,
     unexpected,
     staleAnswers,
     notCompared: [

@@ -484,8 +484,9 @@ function markdown(r: Report, files: { json: string; svg: string }): string {
     lines.push("No verification: a system's first run failed.");
   } else {
     lines.push(
-      `disagreements: ${v.disagreements.length} (Check ${v.checkDisagreements} of ${v.checks} per system ` +
-        `compared, ListObjects/ListSubjects ${v.listDisagreements}); systems: ${v.systems.join(", ")}`,
+      `disagreements: ${v.disagreements.length} (Check: ${v.checkDisagreements} among the ${v.checks} ` +
+        `queries each system answered; ListObjects/ListSubjects: ${v.listDisagreements} among the ` +
+        `${v.listsCompared} queries the reference answered); systems: ${v.systems.join(", ")}`,
     );
     for (const d of v.disagreements.slice(0, 50))
       lines.push(`- ${d.what} \`${d.query}\`: ${d.detail}`);
@@ -697,7 +698,7 @@ async function main(): Promise<void> {
           : `disagreements: ${v.disagreements.length}`,
       );
       console.log(
-        `  Check: ${v.checkDisagreements} of ${v.checks}; ListObjects/ListSubjects: ${v.listDisagreements}`,
+        `  Check: ${v.checkDisagreements} among ${v.checks} queries; ListObjects/ListSubjects: ${v.listDisagreements} among ${v.listsCompared} queries`,
       );
       for (const d of v.disagreements) console.log(`  ${d.what} ${d.query}: ${d.detail}`);
       for (const [system, u] of Object.entries(v.unexpected)) {
