@@ -60,6 +60,17 @@ export interface CheckMix {
   readonly denied: number;
 }
 
+/** A mix as reports print it: its seed, size, answers and composition, not its queries. */
+export function describeMix(mix: CheckMix) {
+  return {
+    seed: mix.seed,
+    queries: mix.queries.length,
+    allowed: mix.allowed,
+    denied: mix.denied,
+    composition: mix.composition,
+  };
+}
+
 /** Documents at least this many folders deep count as deep. */
 const DEEP = 20;
 

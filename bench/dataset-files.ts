@@ -25,6 +25,7 @@ import {
   type CheckKind,
   type CheckMix,
   type CheckQuery,
+  describeMix,
   type ListQueries,
 } from "./check-mix.js";
 import { type DocsDataset, type RelationshipFormat, writeRelationships } from "./dataset.js";
@@ -83,13 +84,7 @@ export async function writeDatasetFiles(
     scale,
     sizes: dataset.sizes,
     counts: dataset.describe(),
-    checkMix: {
-      seed: mix.seed,
-      queries: mix.queries.length,
-      allowed: mix.allowed,
-      denied: mix.denied,
-      composition: mix.composition,
-    },
+    checkMix: describeMix(mix),
   };
   writeFileSync(join(dir, DATASET_FILES.description), `${JSON.stringify(description, null, 2)}\n`);
   return description;

@@ -50,7 +50,7 @@ import { listObjectsPage } from "../src/engine/list-objects.js";
 import type { Outcome } from "../src/engine/outcome.js";
 import { type CacheStats, ResultCache } from "../src/engine/result-cache.js";
 import { openDatastore } from "../src/store/open.js";
-import { type CheckMix, type CheckQuery, checkMix, listQueries } from "./check-mix.js";
+import { type CheckMix, type CheckQuery, checkMix, describeMix, listQueries } from "./check-mix.js";
 import { type DatasetSizes, DocsDataset } from "./dataset.js";
 import { datasetChoice, datasetFlags, integerFlag } from "./dataset-args.js";
 import { LatencySamples, type LatencySummary, timerOverheadNs } from "./latency-stats.js";
@@ -585,13 +585,7 @@ async function main(): Promise<void> {
         seed: args.seed,
         sizes: dataset.sizes,
         dataset: described,
-        checkMix: {
-          seed: mix.seed,
-          queries: mix.queries.length,
-          allowed: mix.allowed,
-          denied: mix.denied,
-          composition: mix.composition,
-        },
+        checkMix: describeMix(mix),
         load,
         firstCheckUs,
         timerOverheadNs: timerNs,

@@ -79,7 +79,7 @@ import { Engine } from "../src/engine/engine.js";
 import { Permissionship } from "../src/gen/trellis/v1/core.js";
 import { CheckBulkRequest, CheckRequest } from "../src/gen/trellis/v1/permission_service.js";
 import { openDatastore } from "../src/store/open.js";
-import { type CheckMix, type CheckQuery, checkMix } from "./check-mix.js";
+import { type CheckMix, type CheckQuery, checkMix, describeMix } from "./check-mix.js";
 import { DocsDataset, isScaleName, SCALES, type ScaleName } from "./dataset.js";
 import {
   callEach,
@@ -94,6 +94,7 @@ import {
   plannedConnections,
   runLoadInWorkers,
 } from "./grpc-load.js";
+import { repoRoot } from "./measure.js";
 
 const TENANT = "bench";
 const ZOOKIE_SECRET = "grpc-benchmark-zookie-secret-0123456789";
@@ -637,16 +638,6 @@ function errorText(errors: Readonly<Record<string, number>>): string {
 
 // ---- the benchmark ----------------------------------------------------------------------
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "bench"))) return dir;
-    const up = dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-}
-
 /** bin/trellis runs dist/: says so when dist/ is missing or older than a source file. */
 function warnIfStaleBuild(log: (line: string) => void): void {
   const root = repoRoot();
@@ -1067,14 +1058,7 @@ export async function runGrpcBench(options: GrpcBenchOptions): Promise<GrpcBench
       scale: o.scale,
       seed: o.seed,
       dataset: dataset.describe(),
-      checkMix: {
-        seed: mix.seed,
-        queries: mix.queries.length,
-        allowed: mix.allowed,
-        denied: mix.denied,
-        composition: mix.composition,
-        bulkRequests: bulk.requests.length,
-      },
+      checkMix: { ...describeMix(mix), bulkRequests: bulk.requests.length },
       options: {
         scale: o.scale,
         seed: o.seed,
