@@ -370,7 +370,10 @@ interface Report {
   })[];
   readonly verification: Verification | undefined;
   readonly grpc:
-    | Pick<GrpcBenchResult, "summaries" | "goals" | "verification" | "options" | "load" | "machine">
+    | Pick<
+        GrpcBenchResult,
+        "summaries" | "goals" | "verification" | "options" | "load" | "machine" | "serverRssMb"
+      >
     | { readonly skipped: string };
   readonly goals: readonly Goal[];
 }
@@ -758,6 +761,7 @@ async function main(): Promise<void> {
               verification: grpc.verification,
               options: grpc.options,
               load: grpc.load,
+              serverRssMb: grpc.serverRssMb,
               machine: grpc.machine,
             },
       goals,
