@@ -80,6 +80,7 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
           "updates",
         );
       }
+      ctx.audit({ updates: req.updates.length, preconditions: req.preconditions.length });
       const preconditions = preconditionsOf(req.preconditions);
       const mutations = req.updates.map((u, i) =>
         mutationFromProto(u, `updates[${i}]`, limits.maxCaveatContextBytes),
@@ -108,6 +109,7 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
         allowPartial: req.allowPartialDeletions,
         preconditions,
       });
+      ctx.audit({ deleted: result.deleted, partial: result.partial });
       return {
         deletedAt: zookieToProto(result.zookie),
         deletedCount: result.deleted,
@@ -186,8 +188,10 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
             index++;
           }
         } catch (err) {
+          ctx.audit({ imported });
           throw withTrailers(inImportMessage(err, index, imported), progress());
         }
+        ctx.audit({ imported });
         if (importedAt === undefined) {
           const head = await metrics.timeStore("headRevision", () =>
             store.headRevision(ctx.tenant),

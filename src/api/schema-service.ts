@@ -55,6 +55,7 @@ export function schemaService(engine: Engine, pipeline: RequestPipeline): Schema
       async (req, ctx) => {
         // An empty schema would drop every definition: almost always a mistake in the caller.
         if (req.schema.trim() === "") throw invalidArgument("schema is required", "schema");
+        ctx.audit({ schemaBytes: Buffer.byteLength(req.schema) });
         const { zookie } = await engine.writeSchema(ctx.tenant, req.schema);
         return { writtenAt: zookieToProto(zookie) };
       },

@@ -15,6 +15,7 @@ import {
   type ApiFixture,
   type CallOpts,
   DEFAULT_TENANT,
+  eventually,
   expectCode,
   obj,
   startApiFixture,
@@ -306,6 +307,8 @@ describe("an authenticated server", () => {
       status.PERMISSION_DENIED,
     );
     await expectCode(api.check(checkReadme, bearer(`${token}x`)), status.UNAUTHENTICATED);
+    // The audit sink is a stream: wait for its lines rather than assume when they land.
+    await eventually(() => audit.lines.length - before >= 3);
     const lines = audit.lines.slice(before);
     expect(lines.every((l) => l.audit === true)).toBe(true);
     expect(lines).toEqual([
@@ -314,6 +317,7 @@ describe("an authenticated server", () => {
         method: "RelationshipService/Write",
         code: "OK",
         tenant: DEFAULT_TENANT,
+        detail: { updates: 1, preconditions: 0 },
       }),
       expect.objectContaining({
         event: "write",
