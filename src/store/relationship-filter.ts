@@ -10,7 +10,11 @@ import {
   isValidTypeName,
   WILDCARD_ID,
 } from "../core/index.js";
-import type { RelationshipFilter } from "./datastore.js";
+import type {
+  RelationshipFilter,
+  ResourceRelationQuery,
+  SubjectRelationQuery,
+} from "./datastore.js";
 
 /** A checked filter whose `subjectRelation` is the stored column value (`...` = none). */
 export interface NormalizedFilter {
@@ -128,4 +132,34 @@ export function formatFilter(filter: NormalizedFilter): string {
     }
   }
   return s;
+}
+
+/** The filter of a `readByResource` query; INVALID_ARGUMENT unless type, id and relation are set. */
+export function resourceQueryFilter(query: ResourceRelationQuery): NormalizedFilter {
+  const filter = normalizeFilter(
+    { resourceType: query?.type, resourceId: query?.id, relation: query?.relation },
+    "query",
+  );
+  if (filter.resourceId === undefined || filter.relation === undefined) {
+    throw invalidArgument("readByResource needs type, id and relation", "query");
+  }
+  return filter;
+}
+
+/** The filter of a `readBySubject` query; INVALID_ARGUMENT unless relation and subject are set. */
+export function subjectQueryFilter(query: SubjectRelationQuery): NormalizedFilter {
+  const filter = normalizeFilter(
+    {
+      resourceType: query?.resourceType,
+      relation: query?.relation,
+      subjectType: query?.subject?.type,
+      subjectId: query?.subject?.id,
+      subjectRelation: query?.subject?.relation ?? null,
+    },
+    "query",
+  );
+  if (filter.relation === undefined || filter.subjectId === undefined) {
+    throw invalidArgument("readBySubject needs resourceType, relation and subject", "query");
+  }
+  return filter;
 }

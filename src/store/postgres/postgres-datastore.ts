@@ -68,7 +68,13 @@ import {
 } from "../import-batches.js";
 import { OptimizedRevisionCache } from "../optimized-revision-cache.js";
 import { decodeCursor, encodeCursor, keysetTail } from "../read-cursor.js";
-import { FILTER_COLUMNS, type NormalizedFilter, normalizeFilter } from "../relationship-filter.js";
+import {
+  FILTER_COLUMNS,
+  type NormalizedFilter,
+  normalizeFilter,
+  resourceQueryFilter,
+  subjectQueryFilter,
+} from "../relationship-filter.js";
 import {
   IDENTITY_COLUMNS,
   type IdentityKey,
@@ -492,15 +498,7 @@ export class PostgresDatastore implements Datastore {
   ): Promise<Relationship[]> {
     checkTenantId(tenant);
     checkRevision(revision);
-    const filter = normalizeFilter(
-      { resourceType: query?.type, resourceId: query?.id, relation: query?.relation },
-      "query",
-    );
-    if (filter.resourceId === undefined || filter.relation === undefined) {
-      throw new TrellisError("INVALID_ARGUMENT", "readByResource needs type, id and relation", {
-        field: "query",
-      });
-    }
+    const filter = resourceQueryFilter(query);
     const params = this.#snapshotParams(tenant, revision);
     const inner = this.#visibleSql(filterSql(filter, params));
     const { head, oldest, rows } = await this.#snapshot<TupleRow>(
@@ -521,23 +519,7 @@ export class PostgresDatastore implements Datastore {
   ): Promise<Relationship[]> {
     checkTenantId(tenant);
     checkRevision(revision);
-    const filter = normalizeFilter(
-      {
-        resourceType: query?.resourceType,
-        relation: query?.relation,
-        subjectType: query?.subject?.type,
-        subjectId: query?.subject?.id,
-        subjectRelation: query?.subject?.relation ?? null,
-      },
-      "query",
-    );
-    if (filter.relation === undefined || filter.subjectId === undefined) {
-      throw new TrellisError(
-        "INVALID_ARGUMENT",
-        "readBySubject needs resourceType, relation and subject",
-        { field: "query" },
-      );
-    }
+    const filter = subjectQueryFilter(query);
     const params = this.#snapshotParams(tenant, revision);
     // One scan of the reverse index covers live and ended rows alike.
     const inner = `SELECT ${TUPLE_COLUMNS} FROM ${this.#s}.relationships

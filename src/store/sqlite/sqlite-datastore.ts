@@ -66,7 +66,13 @@ import {
 } from "../import-batches.js";
 import { OptimizedRevisionCache } from "../optimized-revision-cache.js";
 import { decodeCursor, encodeCursor, keysetTail } from "../read-cursor.js";
-import { FILTER_COLUMNS, type NormalizedFilter, normalizeFilter } from "../relationship-filter.js";
+import {
+  FILTER_COLUMNS,
+  type NormalizedFilter,
+  normalizeFilter,
+  resourceQueryFilter,
+  subjectQueryFilter,
+} from "../relationship-filter.js";
 import {
   IDENTITY_COLUMNS,
   type IdentityKey,
@@ -287,6 +293,24 @@ export class SqliteDatastore implements Datastore {
     return rows;
   }
 
+  /** The relationships of a forward or reverse point read (`snapshotSql` rows after the first). */
+  #pointRead(
+    tenant: string,
+    revision: Revision,
+    stmt: SqliteStatement<SnapshotRow>,
+    filter: NormalizedFilter,
+  ): Relationship[] {
+    const params = filterParams(filter, {
+      tenant: this.#tenantPk(tenant),
+      rev: revision,
+      now: this.#clock.now(),
+    });
+    const rows = this.#snapshot(tenant, revision, stmt, params);
+    const out: Relationship[] = [];
+    for (let i = 1; i < rows.length; i++) out.push(rowToRelationship(rows[i]!));
+    return out;
+  }
+
   #stmt<Row>(sql: string): SqliteStatement<Row> {
     let stmt = this.#statements.get(sql);
     if (stmt === undefined) {
@@ -463,28 +487,12 @@ export class SqliteDatastore implements Datastore {
   ): Promise<Relationship[]> {
     checkTenantId(tenant);
     checkRevision(revision);
-    const filter = normalizeFilter(
-      { resourceType: query?.type, resourceId: query?.id, relation: query?.relation },
-      "query",
-    );
-    if (filter.resourceId === undefined || filter.relation === undefined) {
-      throw new TrellisError("INVALID_ARGUMENT", "readByResource needs type, id and relation", {
-        field: "query",
-      });
-    }
+    const filter = resourceQueryFilter(query);
     return this.#run("readByResource", () => {
       const stmt = this.#shaped<SnapshotRow>("resource", () =>
         snapshotSql(filterWhere(filter), "subject_type, subject_id, subject_relation", false),
       );
-      const params = filterParams(filter, {
-        tenant: this.#tenantPk(tenant),
-        rev: revision,
-        now: this.#clock.now(),
-      });
-      const rows = this.#snapshot(tenant, revision, stmt, params);
-      const out: Relationship[] = [];
-      for (let i = 1; i < rows.length; i++) out.push(rowToRelationship(rows[i]!));
-      return out;
+      return this.#pointRead(tenant, revision, stmt, filter);
     });
   }
 
@@ -495,23 +503,7 @@ export class SqliteDatastore implements Datastore {
   ): Promise<Relationship[]> {
     checkTenantId(tenant);
     checkRevision(revision);
-    const filter = normalizeFilter(
-      {
-        resourceType: query?.resourceType,
-        relation: query?.relation,
-        subjectType: query?.subject?.type,
-        subjectId: query?.subject?.id,
-        subjectRelation: query?.subject?.relation ?? null,
-      },
-      "query",
-    );
-    if (filter.relation === undefined || filter.subjectId === undefined) {
-      throw new TrellisError(
-        "INVALID_ARGUMENT",
-        "readBySubject needs resourceType, relation and subject",
-        { field: "query" },
-      );
-    }
+    const filter = subjectQueryFilter(query);
     return this.#run("readBySubject", () => {
       // One scan of the reverse index covers live and ended rows alike.
       const stmt = this.#shaped<SnapshotRow>(
@@ -523,15 +515,7 @@ export class SqliteDatastore implements Datastore {
             AND (deleted_rev IS NULL OR deleted_rev > @rev) AND ${NOT_EXPIRED}
           ORDER BY resource_id`,
       );
-      const params = filterParams(filter, {
-        tenant: this.#tenantPk(tenant),
-        rev: revision,
-        now: this.#clock.now(),
-      });
-      const rows = this.#snapshot(tenant, revision, stmt, params);
-      const out: Relationship[] = [];
-      for (let i = 1; i < rows.length; i++) out.push(rowToRelationship(rows[i]!));
-      return out;
+      return this.#pointRead(tenant, revision, stmt, filter);
     });
   }
 
