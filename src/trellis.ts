@@ -11,6 +11,8 @@ import { Engine, type EngineOptions } from "./engine/engine.js";
 import type { TraceNode } from "./engine/evaluator.js";
 import { keptZookieSecret } from "./engine/zookie-secret.js";
 import {
+  allowedObjects,
+  allowedSubjects,
   checkItemOf,
   consistencyOf,
   contextOf,
@@ -330,14 +332,7 @@ export class Trellis implements TrellisApi {
     subject: SubjectInput,
     options: ListOptions = {},
   ): AsyncGenerator<string, void, undefined> {
-    for await (const listed of this.listObjectsDetailed(
-      resourceType,
-      permission,
-      subject,
-      options,
-    )) {
-      if (listed.permissionship === "ALLOWED") yield listed.object;
-    }
+    yield* allowedObjects(this.listObjectsDetailed(resourceType, permission, subject, options));
   }
 
   /**
@@ -386,14 +381,7 @@ export class Trellis implements TrellisApi {
     subjectType: string,
     options: ListOptions = {},
   ): AsyncGenerator<string, void, undefined> {
-    for await (const listed of this.listSubjectsDetailed(
-      resource,
-      permission,
-      subjectType,
-      options,
-    )) {
-      if (listed.permissionship === "ALLOWED") yield listed.subject;
-    }
+    yield* allowedSubjects(this.listSubjectsDetailed(resource, permission, subjectType, options));
   }
 
   async *listSubjectsDetailed(

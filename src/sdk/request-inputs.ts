@@ -27,6 +27,8 @@ import {
 import type { Consistency } from "../core/revision.js";
 import type {
   CheckBulkItemInput,
+  ListedObject,
+  ListedSubject,
   MutationOp,
   ObjectInput,
   Precondition,
@@ -136,6 +138,20 @@ export function subjectTypeOf(
 }
 
 /** `type:id`, `type:id#relation` or `type:*`: how listed subjects are printed. */
+/** The objects of a detailed listing that are ALLOWED outright (what `listObjects` yields). */
+export async function* allowedObjects(
+  listed: AsyncIterable<ListedObject>,
+): AsyncGenerator<string, void, undefined> {
+  for await (const l of listed) if (l.permissionship === "ALLOWED") yield l.object;
+}
+
+/** The subjects of a detailed listing that are ALLOWED outright (what `listSubjects` yields). */
+export async function* allowedSubjects(
+  listed: AsyncIterable<ListedSubject>,
+): AsyncGenerator<string, void, undefined> {
+  for await (const l of listed) if (l.permissionship === "ALLOWED") yield l.subject;
+}
+
 export function formatListedSubject(type: string, id: string, relation?: string): string {
   return relation === undefined ? `${type}:${id}` : `${type}:${id}#${relation}`;
 }

@@ -33,6 +33,8 @@ import {
 } from "./client-options.js";
 import { errorFromGrpc, trellisCodeOf } from "./grpc-status.js";
 import {
+  allowedObjects,
+  allowedSubjects,
   checkItemOf,
   consistencyOf,
   contextOf,
@@ -356,14 +358,7 @@ export class TrellisClient implements TrellisApi {
     subject: SubjectInput,
     options: ListOptions & CallOptions = {},
   ): AsyncGenerator<string, void, undefined> {
-    for await (const listed of this.listObjectsDetailed(
-      resourceType,
-      permission,
-      subject,
-      options,
-    )) {
-      if (listed.permissionship === "ALLOWED") yield listed.object;
-    }
+    yield* allowedObjects(this.listObjectsDetailed(resourceType, permission, subject, options));
   }
 
   async *listObjectsDetailed(
@@ -401,14 +396,7 @@ export class TrellisClient implements TrellisApi {
     subjectType: string,
     options: ListOptions & CallOptions = {},
   ): AsyncGenerator<string, void, undefined> {
-    for await (const listed of this.listSubjectsDetailed(
-      resource,
-      permission,
-      subjectType,
-      options,
-    )) {
-      if (listed.permissionship === "ALLOWED") yield listed.subject;
-    }
+    yield* allowedSubjects(this.listSubjectsDetailed(resource, permission, subjectType, options));
   }
 
   async *listSubjectsDetailed(
