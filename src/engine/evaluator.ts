@@ -87,7 +87,8 @@ export class Evaluator {
   // The subject of the current check, and its part of the memo.
   #subject: SubjectRef = { type: "", id: "" };
   #subjectKey = "";
-  #subjectMemo = new Map<EngineMember, Map<string, MemoEntry>>();
+  /** Made on the first answer to remember: a check answered from the shared cache allocates none. */
+  #subjectMemo: Map<EngineMember, Map<string, MemoEntry>> | undefined;
 
   // The traversal stack, one slot per sub-problem being computed; keys are `member.key\0id`
   // (one check has one subject, and the stack is empty between checks).
@@ -156,12 +157,7 @@ export class Evaluator {
     }
     this.#subject = subject;
     this.#subjectKey = subjectKeyOf(subject.type, subject.id, subject.relation);
-    let subjectMemo = this.#memo.get(this.#subjectKey);
-    if (subjectMemo === undefined) {
-      subjectMemo = new Map();
-      this.#memo.set(this.#subjectKey, subjectMemo);
-    }
-    this.#subjectMemo = subjectMemo;
+    this.#subjectMemo = this.#memo.get(this.#subjectKey);
     const root: TraceNode[] | undefined = this.#options.trace ? [] : undefined;
     this.#trace = root;
     const outcome = this.#member(member, resource.id);
@@ -191,7 +187,7 @@ export class Evaluator {
       parentTrace.push(node);
     }
 
-    const memo = this.#subjectMemo.get(member)?.get(id);
+    const memo = this.#subjectMemo?.get(member)?.get(id);
     if (memo !== undefined && memo.validUntil > now) {
       this.#absorb(depth - 1, memo.contextual, memo.validUntil, Number.POSITIVE_INFINITY);
       if (node !== undefined) {
@@ -256,6 +252,10 @@ export class Evaluator {
     const openTaint = taint < depth ? taint : Number.POSITIVE_INFINITY;
     this.#absorb(depth - 1, contextual, validUntil, openTaint);
     if (outcome.value === ALLOWED || openTaint === Number.POSITIVE_INFINITY) {
+      if (this.#subjectMemo === undefined) {
+        this.#subjectMemo = new Map();
+        this.#memo.set(this.#subjectKey, this.#subjectMemo);
+      }
       let byId = this.#subjectMemo.get(member);
       if (byId === undefined) {
         byId = new Map();
