@@ -12,6 +12,6 @@ export {
   UNAUTHENTICATED_MESSAGE,
 } from "./authenticator.js";
 export { FailureLimiter, type FailureLimiterOptions, peerAddress } from "./failure-limiter.js";
-export { ASYMMETRIC_ALGORITHMS, type JwtOptions, JwtVerifier } from "./jwt-verifier.js";
+export { type JwtOptions, JwtVerifier } from "./jwt-verifier.js";
 export { AuthFailure, type AuthFailureReason, type Principal } from "./principal.js";
 export { ALL_SCOPES, isScope, knownScopes, parseScopes, SCOPES, type Scope } from "./scopes.js";

@@ -5,7 +5,6 @@
  * never includes `none`, and includes HMAC only with a configured secret). The tenant and the
  * scopes come from configurable claims.
  */
-import { readFile } from "node:fs/promises";
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -22,7 +21,7 @@ import type { Clock } from "../core/clock.js";
 import { AuthFailure, type Principal } from "./principal.js";
 import { knownScopes } from "./scopes.js";
 
-export const ASYMMETRIC_ALGORITHMS = [
+const ASYMMETRIC_ALGORITHMS = [
   "RS256",
   "RS384",
   "RS512",
@@ -109,11 +108,6 @@ export class JwtVerifier {
     else if (options.jwksUrl !== undefined) getKey = createRemoteJWKSet(new URL(options.jwksUrl));
     else getKey = keyFromFile(options.keyFile!);
     return new JwtVerifier(getKey, options, clock);
-  }
-
-  /** Reads a key file from disk, as `keyFile` expects it. */
-  static readKeyFile(path: string): Promise<string> {
-    return readFile(path, "utf8");
   }
 
   /** The principal of a token verified before and not yet due again; undefined: `verify`. */

@@ -25,12 +25,12 @@ function datastoreOption(): Option {
 async function withStore(
   url: string | undefined,
   io: Output,
-  fn: (store: Datastore) => Promise<void>,
+  fn: (store: Datastore, keys: ApiKeys) => Promise<void>,
 ): Promise<number> {
   let store: Datastore | undefined;
   try {
     store = await openDatastore(url ?? DATASTORE_DEFAULT);
-    await fn(store);
+    await fn(store, new ApiKeys(store, { clock: systemClock }));
     return 0;
   } catch (err) {
     if (err instanceof UsageError || err instanceof TypeError) {
@@ -86,12 +86,12 @@ export function registerKeysCommands(program: Command, io: Output): void {
         quiet?: boolean;
         datastore?: string;
       }) => {
-        process.exitCode = await withStore(flags.datastore, io, async (store) => {
+        process.exitCode = await withStore(flags.datastore, io, async (_store, keys) => {
           const expiresAt =
             flags.expiresIn === undefined
               ? undefined
               : new Date(systemClock.now() + parseLifetime(flags.expiresIn));
-          const created = await new ApiKeys(store, { clock: systemClock }).create({
+          const created = await keys.create({
             tenant: flags.tenant,
             scopes: flags.scopes.split(",").map((s) => s.trim()),
             description: flags.description,
@@ -113,8 +113,8 @@ export function registerKeysCommands(program: Command, io: Output): void {
     .requiredOption("--tenant <id>", "the tenant")
     .addOption(datastoreOption())
     .action(async (flags: { tenant: string; datastore?: string }) => {
-      process.exitCode = await withStore(flags.datastore, io, async (store) => {
-        for (const key of await new ApiKeys(store, { clock: systemClock }).list(flags.tenant)) {
+      process.exitCode = await withStore(flags.datastore, io, async (_store, keys) => {
+        for (const key of await keys.list(flags.tenant)) {
           io.out(describeKey(key));
         }
       });
@@ -126,8 +126,8 @@ export function registerKeysCommands(program: Command, io: Output): void {
     .argument("<key-id>", "the 16-character id (the part after trls_)")
     .addOption(datastoreOption())
     .action(async (id: string, flags: { datastore?: string }) => {
-      process.exitCode = await withStore(flags.datastore, io, async (store) => {
-        const revoked = await new ApiKeys(store, { clock: systemClock }).revoke(id);
+      process.exitCode = await withStore(flags.datastore, io, async (_store, keys) => {
+        const revoked = await keys.revoke(id);
         if (revoked === undefined) throw new TrellisError("NOT_FOUND", `no API key ${id}`);
         io.out(describeKey(revoked));
       });
