@@ -52,6 +52,8 @@ class CallState implements CallContext {
   #caller: Caller | undefined;
   auditDetail: Record<string, string | number | boolean> | undefined;
   deadline = Number.POSITIVE_INFINITY;
+  /** The time the client's own deadline gave the call as it reached us; 0 without one. */
+  clientWindowMs = 0;
   readonly started = performance.now();
   settled = false;
   timer: NodeJS.Timeout | undefined;
@@ -114,9 +116,34 @@ function deadlineMs(call: ServerSurfaceCall): number {
   return d instanceof Date ? d.getTime() : d;
 }
 
-/** Why a call that gRPC reports cancelled ended: its deadline passed, or the client left. */
+/**
+ * How early before the deadline we estimate for a call a cancellation is still its deadline.
+ * A client counts its deadline from when it sent the call and we from when it reached us, so a
+ * client that gives up at its deadline is heard here before our estimate passes, by the
+ * call's transit time (a loaded client or server adds to it); and grpc-js's deadline timer,
+ * armed from the event loop's cached clock, may fire a little before `Date.now()` reaches the
+ * deadline. A quarter of the client's window, at most 250 ms: shorter than any explicit
+ * cancellation one could confuse with it in practice, longer than loopback transit under load.
+ */
+export function deadlineSlackMs(clientWindowMs: number): number {
+  return Math.min(250, clientWindowMs / 4);
+}
+
+/**
+ * Why a call that gRPC reports cancelled ended: its deadline was due (for a client's deadline,
+ * within `deadlineSlackMs` of our estimate of it), or the client left.
+ */
+export function cancellationCode(
+  now: number,
+  deadline: number,
+  clientWindowMs: number,
+): "DEADLINE_EXCEEDED" | "CANCELLED" {
+  const slack = clientWindowMs > 0 ? deadlineSlackMs(clientWindowMs) : 0;
+  return now >= deadline - slack ? "DEADLINE_EXCEEDED" : "CANCELLED";
+}
+
 function cancellation(state: CallState): TrellisError {
-  return Date.now() >= state.deadline
+  return cancellationCode(Date.now(), state.deadline, state.clientWindowMs) === "DEADLINE_EXCEEDED"
     ? new TrellisError("DEADLINE_EXCEEDED", "deadline exceeded")
     : new TrellisError("CANCELLED", "the call was cancelled");
 }
@@ -269,6 +296,9 @@ export class RequestPipeline {
     this.#sequence++;
     const state = new CallState(method, `${this.#idPrefix}-${this.#sequence.toString(36)}`, policy);
     state.deadline = deadlineMs(call);
+    if (Number.isFinite(state.deadline)) {
+      state.clientWindowMs = Math.max(0, state.deadline - Date.now());
+    }
     return state;
   }
 
@@ -308,7 +338,8 @@ export class RequestPipeline {
 
   /**
    * A client deadline is enforced by grpc-js itself (it answers DEADLINE_EXCEEDED and reports
-   * the call cancelled); without one, the default deadline is enforced here.
+   * the call cancelled) or by the client giving up (see `cancellationCode`); without one, the
+   * default deadline is enforced here.
    */
   #armDeadline(state: CallState, useDefault: boolean, fail: (err: unknown) => void): void {
     if (Number.isFinite(state.deadline) || !useDefault) return;

@@ -330,10 +330,54 @@ export function subj(text: string) {
   return { object: obj(object), optionalRelation: relation ?? "" };
 }
 
-/** Polls `probe` until it returns true or `timeoutMs` passes. */
+export type LogLine = Readonly<Record<string, unknown>>;
+
+/**
+ * A logger whose lines a test can read and wait for: the pipeline writes one "request" line
+ * per call once it has counted it, so waiting for that line is waiting for the server to be
+ * done with the call.
+ */
+export function capturedLog(level: pino.Level = "info") {
+  const lines: LogLine[] = [];
+  const waiters = new Set<{ probe: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();
+  const logger = pino(
+    { level },
+    {
+      write(chunk: string) {
+        const line = JSON.parse(chunk) as LogLine;
+        lines.push(line);
+        for (const w of [...waiters]) {
+          if (w.probe(line)) {
+            waiters.delete(w);
+            w.resolve(line);
+          }
+        }
+      },
+    },
+  );
+  return {
+    logger,
+    lines,
+    /** The first line, logged already or later, that `probe` accepts. */
+    line(probe: (l: LogLine) => boolean): Promise<LogLine> {
+      const found = lines.find(probe);
+      if (found !== undefined) return Promise.resolve(found);
+      return new Promise((resolve) => waiters.add({ probe, resolve }));
+    },
+    /** The "request" line of the first call of `method` (`Service/Method`). */
+    request(method: string): Promise<LogLine> {
+      return this.line((l) => l.msg === "request" && l.method === method);
+    },
+  };
+}
+
+/**
+ * Polls `probe` until it returns true, failing after `timeoutMs`. A last resort, for
+ * conditions no event announces; the bound is generous because a loaded machine is slow.
+ */
 export async function eventually(
   probe: () => Promise<boolean> | boolean,
-  timeoutMs = 5000,
+  timeoutMs = 20_000,
 ): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!(await probe())) {
