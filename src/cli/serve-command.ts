@@ -17,6 +17,7 @@ import { type JwtOptions, JwtVerifier, PinoAuditLog } from "../auth/index.js";
 import { systemClock } from "../core/clock.js";
 import { ENGINE_DEFAULTS, Engine } from "../engine/engine.js";
 import { keptZookieSecret } from "../engine/zookie-secret.js";
+import { type CaveatLimits, DEFAULT_CAVEAT_LIMITS } from "../schema/caveat-limits.js";
 import type { Datastore } from "../store/datastore.js";
 import { openDatastore } from "../store/open.js";
 import type { Output } from "./schema-command.js";
@@ -47,6 +48,7 @@ export interface ServeConfig {
   readonly maxStalenessMs: number;
   readonly cacheMaxEntries: number;
   readonly cacheMaxBytes: number;
+  readonly caveatLimits: CaveatLimits;
   readonly zookieSecret: string | undefined;
   readonly logLevel: string;
   readonly shutdownGraceMs: number;
@@ -72,6 +74,8 @@ export interface ServeFlags {
   readonly maxStaleness?: string;
   readonly cacheMaxEntries?: string;
   readonly cacheMaxBytes?: string;
+  readonly caveatMaxCost?: string;
+  readonly caveatMaxRequestCost?: string;
   readonly zookieSecret?: string;
   readonly logLevel?: string;
   readonly shutdownGrace?: string;
@@ -255,6 +259,21 @@ const FLAGS: readonly FlagSpec[] = [
     env: "TRELLIS_CACHE_MAX_BYTES",
     description: "most bytes of the check result cache (estimated)",
     defaultValue: String(CACHE_DEFAULTS.maxBytes),
+  },
+  {
+    flag: "--caveat-max-cost <n>",
+    key: "caveatMaxCost",
+    env: "TRELLIS_CAVEAT_MAX_COST",
+    description:
+      "cost one caveat evaluation may spend (about 40-70 ns a unit); more is RESOURCE_EXHAUSTED",
+    defaultValue: String(DEFAULT_CAVEAT_LIMITS.maxCostPerEvaluation),
+  },
+  {
+    flag: "--caveat-max-request-cost <n>",
+    key: "caveatMaxRequestCost",
+    env: "TRELLIS_CAVEAT_MAX_REQUEST_COST",
+    description: "cost all the caveat evaluations of one request may spend together",
+    defaultValue: String(DEFAULT_CAVEAT_LIMITS.maxCostPerRequest),
   },
   {
     flag: "--max-updates-per-write <n>",
@@ -456,6 +475,10 @@ export function resolveServeConfig(
     maxStalenessMs: parseDuration(value("maxStaleness")!, "--max-staleness"),
     cacheMaxEntries: integer(value("cacheMaxEntries")!, "--cache-max-entries", 1),
     cacheMaxBytes: integer(value("cacheMaxBytes")!, "--cache-max-bytes", 1024),
+    caveatLimits: {
+      maxCostPerEvaluation: integer(value("caveatMaxCost")!, "--caveat-max-cost", 100),
+      maxCostPerRequest: integer(value("caveatMaxRequestCost")!, "--caveat-max-request-cost", 100),
+    },
     zookieSecret,
     logLevel,
     shutdownGraceMs: parseDuration(value("shutdownGrace")!, "--shutdown-grace"),
@@ -698,6 +721,7 @@ export async function runServe(
       maxDepth: config.maxDepth,
       maxStalenessMs: config.maxStalenessMs,
       cache: { maxEntries: config.cacheMaxEntries, maxBytes: config.cacheMaxBytes },
+      caveatLimits: config.caveatLimits,
       onBackgroundError: (err, tenant) =>
         log.warn({ err, tenant }, "following the tenant's changelog failed; retrying"),
     });

@@ -8,6 +8,12 @@ import { systemClock } from "../core/clock.js";
 import { invalidArgument, TrellisError } from "../core/errors.js";
 import type { CaveatContext, ObjectRef, Relationship, SubjectRef } from "../core/relationship.js";
 import type { Consistency, Revision, TenantId, Zookie } from "../core/revision.js";
+import {
+  type CaveatLimits,
+  CaveatMeter,
+  checkContextLimits,
+  DEFAULT_CAVEAT_LIMITS,
+} from "../schema/caveat-limits.js";
 import { compileSchemaText } from "../schema/compiler.js";
 import type { CompiledSchema } from "../schema/types.js";
 import type {
@@ -46,6 +52,8 @@ export interface EngineOptions {
   readonly cache?: ResultCacheOptions | false;
   /** Errors of background work (following a tenant's changelog). */
   readonly onBackgroundError?: (err: unknown, tenant: TenantId) => void;
+  /** Caveat cost budgets per evaluation and per request. Default `DEFAULT_CAVEAT_LIMITS`. */
+  readonly caveatLimits?: Partial<CaveatLimits>;
 }
 
 export const ENGINE_DEFAULTS = {
@@ -103,6 +111,7 @@ export class Engine {
   readonly #cache: ResultCache | undefined;
   readonly #mirrors = new Map<TenantId, Promise<TenantMirror>>();
   readonly #onBackgroundError: EngineOptions["onBackgroundError"];
+  readonly #caveatLimits: CaveatLimits;
   #closed = false;
 
   constructor(store: Datastore, options: EngineOptions) {
@@ -121,6 +130,19 @@ export class Engine {
     this.#options = resolved;
     this.#cache = options.cache === false ? undefined : new ResultCache(options.cache);
     this.#onBackgroundError = options.onBackgroundError;
+    this.#caveatLimits = { ...DEFAULT_CAVEAT_LIMITS, ...options.caveatLimits };
+    for (const [key, value] of Object.entries(this.#caveatLimits)) {
+      if (!Number.isSafeInteger(value) || value < 1) {
+        throw new TypeError(
+          `engine option caveatLimits.${key} must be a positive integer, got ${value}`,
+        );
+      }
+    }
+  }
+
+  /** The caveat budgets one request gets: `check` and friends make one meter per call. */
+  caveatMeter(): CaveatMeter {
+    return new CaveatMeter(this.#caveatLimits);
   }
 
   get zookies(): ZookieCodec {
@@ -241,11 +263,19 @@ export class Engine {
     throw invalidArgument("unknown consistency", "consistency");
   }
 
-  #evaluator(view: Snapshot, context: CaveatContext | undefined, trace = false): Evaluator {
+  /** One request's evaluator; `meter` shares the request's caveat budget among several. */
+  #evaluator(
+    view: Snapshot,
+    context: CaveatContext | undefined,
+    trace = false,
+    meter = this.caveatMeter(),
+  ): Evaluator {
+    if (context !== undefined) checkContextLimits(context, "context");
     return new Evaluator(view, {
       maxDepth: this.#options.maxDepth,
       now: this.#clock.now(),
       context,
+      caveatMeter: meter,
       ...(this.#cache !== undefined ? { cache: this.#cache } : {}),
       trace,
     });
@@ -279,14 +309,15 @@ export class Engine {
   ): Promise<{ results: CheckBulkResult[]; zookie: Zookie }> {
     const view = await this.view(tenant, consistency);
     const evaluators = new Map<string, Evaluator>();
+    const meter = this.caveatMeter();
     const results = items.map((item): CheckBulkResult => {
-      const ctxKey = item.context === undefined ? "" : JSON.stringify(item.context);
-      let evaluator = evaluators.get(ctxKey);
-      if (evaluator === undefined) {
-        evaluator = this.#evaluator(view, item.context);
-        evaluators.set(ctxKey, evaluator);
-      }
       try {
+        const ctxKey = item.context === undefined ? "" : JSON.stringify(item.context);
+        let evaluator = evaluators.get(ctxKey);
+        if (evaluator === undefined) {
+          evaluator = this.#evaluator(view, item.context, false, meter);
+          evaluators.set(ctxKey, evaluator);
+        }
         return describeOutcome(
           evaluator.check(item.resource, item.permission, item.subject).outcome,
         );

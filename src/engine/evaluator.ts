@@ -14,6 +14,7 @@ import { invalidArgument, MaxDepthExceededError, TrellisError } from "../core/er
 import type { CaveatContext, ObjectRef, SubjectRef } from "../core/relationship.js";
 import type { Revision } from "../core/revision.js";
 import { evaluateCaveat } from "../schema/caveat.js";
+import type { CaveatMeter } from "../schema/caveat-limits.js";
 import type { EngineMember, EngineRelation, EngineRewrite, EngineSchema } from "./engine-schema.js";
 import {
   ALLOW,
@@ -45,6 +46,8 @@ export interface EvaluatorOptions {
   readonly now: number;
   /** Caveat context from the request; tuple context wins for the same parameter. */
   readonly context?: CaveatContext;
+  /** Counts the request's caveat cost; omitted, each evaluation has only its own budget. */
+  readonly caveatMeter?: CaveatMeter;
   /** Shared across requests; omitted, only the per-evaluator memo is used. */
   readonly cache?: ResultCache;
   /** Record the tree of sub-problems visited (debugging: why is this allowed?). */
@@ -309,7 +312,12 @@ export class Evaluator {
         `caveat '${ref.name}' of a stored relationship is not in the schema`,
       );
     }
-    const result = evaluateCaveat(caveat, ref.context, this.#options.context);
+    const result = evaluateCaveat(
+      caveat,
+      ref.context,
+      this.#options.context,
+      this.#options.caveatMeter,
+    );
     if (result.kind === "true") return ALLOW;
     if (result.kind === "false") return DENY;
     return conditional(result.missing);

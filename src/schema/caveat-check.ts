@@ -275,7 +275,24 @@ export interface CheckResult {
   /** The expression's type, `error` when it has issues. */
   readonly type: CheckedType;
   readonly issues: readonly CheckIssue[];
+  /**
+   * The ids of the calls whose target and arguments all have fixed-size types (numbers, bools,
+   * timestamps, durations, addresses): their cost does not grow with their input.
+   */
+  readonly fixedSizeCalls: ReadonlySet<bigint>;
 }
+
+const FIXED_SIZE_TYPES: ReadonlySet<string> = new Set([
+  "int",
+  "uint",
+  "double",
+  "bool",
+  "null_type",
+  "timestamp",
+  "duration",
+  IP_ADDRESS_TYPE_NAME,
+  "type",
+]);
 
 /** The names CEL resolves to type values (`type(x) == int`). */
 const TYPE_IDENTIFIERS: ReadonlySet<string> = new Set([
@@ -312,15 +329,26 @@ export function checkExpression(
   }
   const checker = new Checker(table, positions, variables);
   const type = checker.check(expr);
+  const fixedSizeCalls = new Set<bigint>();
+  for (const [id, operands] of checker.calls) {
+    const fixed = operands.every((t) => {
+      const r = resolved(t, checker.substitution);
+      return r.kind === "primitive" && FIXED_SIZE_TYPES.has(r.name);
+    });
+    if (fixed) fixedSizeCalls.add(BigInt(id));
+  }
   return {
     type: checker.issues.length > 0 ? ERROR : resolved(type, checker.substitution),
     issues: checker.issues,
+    fixedSizeCalls,
   };
 }
 
 class Checker {
   readonly issues: CheckIssue[] = [];
   readonly substitution: Substitution = new Map();
+  /** Every call's id with the types of its target and arguments. */
+  readonly calls: [id: bigint, operands: readonly CheckedType[]][] = [];
   readonly #table: ReadonlyMap<string, readonly Overload[]>;
   readonly #positions: { readonly [id: string]: number };
   readonly #variables: ReadonlyMap<string, CheckedType>;
@@ -472,6 +500,7 @@ class Checker {
     const argTypes = args.map((a) => this.check(a));
     const all = targetType === undefined ? argTypes : [targetType, ...argTypes];
     if (all.some((t) => isErrorType(prune(t, this.substitution)))) return ERROR;
+    this.calls.push([expr.id, all]);
 
     const overloads = this.#table.get(name);
     if (overloads === undefined) {

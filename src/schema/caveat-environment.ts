@@ -3,21 +3,41 @@
  * what SpiceDB adds to it (`pkg/caveats/types`): the `ipaddress` type with `in_cidr(string)`,
  * `map.isSubtreeOf(map)`, and timestamp accessors evaluated in UTC unless a time zone is given
  * (SpiceDB sets `cel.DefaultUTCTimeZone(true)`).
+ *
+ * The functions whose work grows with their input charge the running evaluation's cost meter
+ * (`caveat-limits.ts`), and two functions only the metering rewrite calls (`caveat-cost.ts`)
+ * charge comprehensions and append to `map`/`filter` results in place.
  */
 import {
   type CelEnv,
   type CelFunc,
+  type CelList,
   type CelMap,
   CelScalar,
+  type CelType,
   type CelValue,
   celEnv,
   celFunc,
+  celList,
   celMethod,
+  isCelError,
+  isCelList,
   isCelMap,
+  listType,
   mapType,
   objectType,
 } from "@bufbuild/cel";
 import { type Timestamp, TimestampSchema } from "@bufbuild/protobuf/wkt";
+import { RE2JS } from "@bufbuild/re2";
+import {
+  APPEND_FUNCTION,
+  CONTINUE_FUNCTION,
+  callCost,
+  matchCost,
+  meteredName,
+  RANGE_FUNCTION,
+  SIZE_DEPENDENT_FUNCTIONS,
+} from "./caveat-cost.js";
 import {
   ipAddressCelType,
   ipAddressOf,
@@ -25,15 +45,16 @@ import {
   parseIpPrefix,
   prefixContains,
 } from "./caveat-ip-address.js";
+import { chargeCaveatCost, checkCaveatBudget, MAX_PATTERN_LENGTH } from "./caveat-limits.js";
 
 const { BOOL, DYN, INT, STRING } = CelScalar;
 const TIMESTAMP = objectType(TimestampSchema);
 const STRING_MAP = mapType(STRING, DYN);
+const LIST = listType(DYN);
 
 /** The standard library alone, for reusing its equality and `matches` inside our functions. */
 const standard = celEnv();
 const standardEquals = standard.funcs.find("_==_");
-const standardMatches = standard.funcs.find("matches");
 
 function celEquals(a: CelValue, b: CelValue): boolean {
   return standardEquals?.call(0, undefined, [a, b]) === true;
@@ -59,6 +80,7 @@ const isSubtreeOf = celMethod("isSubtreeOf", STRING_MAP, [STRING_MAP], BOOL, fun
 });
 
 function isSubtree(expected: CelMap, provided: CelMap): boolean {
+  chargeCaveatCost(callCost("isSubtreeOf", [expected.size]));
   for (const [key, value] of expected) {
     const found = provided.get(key);
     if (found === undefined) return false;
@@ -71,12 +93,125 @@ function isSubtree(expected: CelMap, provided: CelMap): boolean {
   return true;
 }
 
-/** The global form `matches(text, re)`, which cel-go has and @bufbuild/cel lacks. */
-const globalMatches = celFunc("matches", [STRING, STRING], BOOL, (text, pattern) => {
-  const result = standardMatches?.call(0, text, [pattern]);
-  if (typeof result !== "boolean") throw new Error("matches: invalid pattern");
-  return result;
+// ---- metering ---------------------------------------------------------------------------
+
+/** What a value weighs in `callCost`: elements of a list or map, length of a string or bytes. */
+function sizeOf(value: CelValue): number {
+  if (typeof value === "string") return value.length;
+  if (value instanceof Uint8Array) return value.length;
+  if (isCelList(value) || isCelMap(value)) return value.size;
+  return 1;
+}
+
+/** Twins of the size-dependent standard functions that charge `callCost` first. */
+const meteredStandardFunctions: CelFunc[] = SIZE_DEPENDENT_FUNCTIONS.flatMap((name) =>
+  [...(standard.funcs.find(name) ?? [])].map((overload) => {
+    const twin = meteredName(name);
+    const impl = function (this: CelValue | undefined, ...args: CelValue[]) {
+      const sizes = args.map(sizeOf);
+      if (this !== undefined) sizes.unshift(sizeOf(this));
+      // Membership in a map is a lookup, not a scan.
+      if (name === "@in" && isCelMap(args[1])) sizes[1] = 1;
+      chargeCaveatCost(callCost(name, sizes));
+      const result = overload.call(0, this, args);
+      if (result === undefined) throw new Error(`no matching overload for '${name}'`);
+      if (isCelError(result)) throw new Error(result.message);
+      return result;
+    };
+    return overload.target === undefined
+      ? celFunc(twin, overload.arguments as CelType[], overload.result, impl as never)
+      : celMethod(
+          twin,
+          overload.target,
+          overload.arguments as CelType[],
+          overload.result,
+          impl as never,
+        );
+  }),
+);
+
+/** `@trellis_range(range, weight)`: charges `size(range) * weight`, then yields the range. */
+const chargeRange = celFunc(RANGE_FUNCTION, [DYN, INT], DYN, (range, weight) => {
+  chargeCaveatCost(sizeOf(range) * Number(weight));
+  return range;
 });
+
+/**
+ * `@trellis_continue(condition)`: a comprehension's loop condition (never an error: CEL's
+ * conditions map errors to true), refused once the budget has run out, which ends the loop.
+ */
+const continueWhileBudget = celFunc(CONTINUE_FUNCTION, [BOOL], BOOL, (condition) => {
+  checkCaveatBudget();
+  return condition;
+});
+
+/**
+ * The accumulators this function made: only those grow in place. An accumulator starts as the
+ * shared empty list and is visible to nothing but its own comprehension's step and result, so
+ * appending to it cannot change a value anything else holds.
+ */
+const accumulators = new WeakMap<CelList, CelValue[]>();
+
+/** `@trellis_append(accumulator, e)`: `accumulator + [e]` in constant time. */
+const appendInPlace = celFunc(APPEND_FUNCTION, [LIST, DYN], LIST, (list, element) => {
+  const items = accumulators.get(list);
+  if (items !== undefined) {
+    items.push(element);
+    return list;
+  }
+  const fresh = [...list, element];
+  const grown = celList(fresh);
+  accumulators.set(grown, fresh);
+  return grown;
+});
+
+// ---- regular expressions ----------------------------------------------------------------
+
+const MAX_CACHED_PATTERNS = 256;
+const patterns = new Map<string, RE2JS | Error>();
+
+/**
+ * A pattern compiled once and kept (patterns can come from request context, so the cache is
+ * bounded and the length limited); compiling is charged by the pattern's length.
+ */
+function compiledPattern(pattern: string): RE2JS {
+  let compiled = patterns.get(pattern);
+  if (compiled === undefined) {
+    if (pattern.length > MAX_PATTERN_LENGTH) {
+      throw new Error(`regular expression longer than ${MAX_PATTERN_LENGTH} characters`);
+    }
+    chargeCaveatCost(pattern.length);
+    try {
+      compiled = RE2JS.compile(pattern);
+    } catch (err) {
+      compiled = new Error(
+        `invalid regular expression: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    if (patterns.size >= MAX_CACHED_PATTERNS) patterns.clear();
+    patterns.set(pattern, compiled);
+  }
+  if (compiled instanceof Error) throw compiled;
+  return compiled;
+}
+
+/** Throws what a pattern written in a schema would fail with at run time; nothing when fine. */
+export function checkPattern(pattern: string): void {
+  compiledPattern(pattern);
+}
+
+function matches(text: string, pattern: string): boolean {
+  chargeCaveatCost(matchCost(text.length, pattern.length));
+  return compiledPattern(pattern).test(text);
+}
+
+/** `text.matches(re)`, and the global form `matches(text, re)` that cel-go has. */
+const matchFunctions: CelFunc[] = [
+  celMethod("matches", STRING, [STRING], BOOL, function (pattern) {
+    return matches(this, pattern);
+  }),
+  celFunc("matches", [STRING, STRING], BOOL, matches),
+];
 
 // ---- timestamp accessors ----------------------------------------------------------------
 
@@ -196,5 +331,14 @@ const timestampAccessors: CelFunc[] = TIMESTAMP_ACCESSORS.flatMap(([name, pick])
 /** Shared by every caveat: it holds functions and types only, never variables. */
 export const caveatCelEnv: CelEnv = celEnv({
   registry: ipAddressRegistry,
-  funcs: [inCidr, isSubtreeOf, globalMatches, ...timestampAccessors],
+  funcs: [
+    ...meteredStandardFunctions,
+    chargeRange,
+    continueWhileBudget,
+    appendInPlace,
+    ...matchFunctions,
+    inCidr,
+    isSubtreeOf,
+    ...timestampAccessors,
+  ],
 });

@@ -14,9 +14,12 @@
  *   answer (`a || !a`): still sound, only more often decided;
  * - a runtime error (overflow, missing map key, malformed CIDR) is INVALID_ARGUMENT, as SpiceDB's
  *   caveat evaluation error is — except that `&&` and `||` absorb an error on one side when the
- *   other side decides, as CEL specifies.
+ *   other side decides, as CEL specifies;
+ * - the work is bounded (`caveat-limits.ts`): an evaluation over its cost budget, or a request
+ *   over its own, is RESOURCE_EXHAUSTED whatever the expression would have answered; a caveat
+ *   too deep, too nested or too costly even for small inputs is refused when compiled.
  */
-import { type CelResult, isCelError, parse, plan } from "@bufbuild/cel";
+import { type CelResult, isCelError, isCelList, isCelMap, parse, plan } from "@bufbuild/cel";
 import { type SchemaDiagnostic, type SourcePosition, TrellisError } from "../core/errors.js";
 import type { CaveatContext } from "../core/relationship.js";
 import type { CaveatNode } from "./ast.js";
@@ -30,7 +33,17 @@ import {
   isBoolType,
   isErrorType,
 } from "./caveat-check.js";
-import { caveatCelEnv } from "./caveat-environment.js";
+import { estimateCost, expressionShape, meteredExpression } from "./caveat-cost.js";
+import { caveatCelEnv, checkPattern } from "./caveat-environment.js";
+import {
+  CaveatMeter,
+  checkContextLimits,
+  DEFAULT_CAVEAT_LIMITS,
+  MAX_COMPREHENSION_NESTING,
+  MAX_EXPRESSION_DEPTH,
+  MAX_EXPRESSION_LENGTH,
+  withMeter,
+} from "./caveat-limits.js";
 import { type CaveatType, convertCaveatValue, resolveCaveatType } from "./caveat-types.js";
 
 /** The outcome of one caveat: decided, or open on the listed parameters (sorted). */
@@ -51,6 +64,7 @@ export interface CompiledCaveat {
   evaluate(
     tupleContext: CaveatContext | undefined,
     requestContext: CaveatContext | undefined,
+    meter?: CaveatMeter,
   ): CaveatResult;
 }
 
@@ -59,9 +73,6 @@ export interface CaveatCompileResult {
   readonly caveat?: CompiledCaveat;
   readonly diagnostics: SchemaDiagnostic[];
 }
-
-/** SpiceDB refuses longer expressions (`maxCaveatExpressionSize`). */
-const MAX_EXPRESSION_LENGTH = 100_000;
 
 /**
  * Checks a caveat declaration — parameter types, duplicate parameters, CEL syntax and types,
@@ -108,10 +119,25 @@ export function compileCaveat(node: CaveatNode): CaveatCompileResult {
   try {
     parsed = parse(node.expression);
   } catch (err) {
-    const { message, offset } = syntaxError(err);
+    // The parser recurses once per nesting level: a stack overflow means nested too deeply.
+    const { message, offset } =
+      err instanceof RangeError ? { message: "nested too deeply", offset: 0 } : syntaxError(err);
     diagnostics.push({
       message: `caveat ${node.name}: syntax error: ${message}`,
       position: at(offset),
+    });
+    return { diagnostics };
+  }
+
+  // Before anything recursive walks the tree.
+  const shape = expressionShape(parsed.expr);
+  if (shape.depth > MAX_EXPRESSION_DEPTH || shape.nesting > MAX_COMPREHENSION_NESTING) {
+    diagnostics.push({
+      message:
+        shape.depth > MAX_EXPRESSION_DEPTH
+          ? `caveat ${node.name}: the expression nests ${shape.depth} levels deep (at most ${MAX_EXPRESSION_DEPTH})`
+          : `caveat ${node.name}: the expression nests ${shape.nesting} comprehensions (at most ${MAX_COMPREHENSION_NESTING})`,
+      position: node.expressionSpan.start,
     });
     return { diagnostics };
   }
@@ -136,8 +162,30 @@ export function compileCaveat(node: CaveatNode): CaveatCompileResult {
   }
   if (diagnostics.length > 0) return { diagnostics };
 
+  for (const { pattern, offset } of literalPatterns(
+    parsed.expr,
+    parsed.sourceInfo?.positions ?? {},
+  )) {
+    try {
+      checkPattern(pattern);
+    } catch (err) {
+      diagnostics.push({ message: `caveat ${node.name}: ${messageOf(err)}`, position: at(offset) });
+    }
+  }
+  const cost = estimateCost(parsed.expr, new Set(params.keys()));
+  if (cost > DEFAULT_CAVEAT_LIMITS.maxCostPerEvaluation) {
+    diagnostics.push({
+      message: `caveat ${node.name}: the expression would cost about ${cost} per evaluation with small inputs, over the limit of ${DEFAULT_CAVEAT_LIMITS.maxCostPerEvaluation}`,
+      position: node.expressionSpan.start,
+    });
+  }
+  if (diagnostics.length > 0) return { diagnostics };
+
   try {
-    return { caveat: new PlannedCaveat(node, params, parsed.expr), diagnostics };
+    return {
+      caveat: new PlannedCaveat(node, params, parsed.expr, checked.fixedSizeCalls),
+      diagnostics,
+    };
   } catch (err) {
     diagnostics.push({
       message: `caveat ${node.name}: the expression cannot be evaluated: ${messageOf(err)}`,
@@ -156,8 +204,9 @@ export function evaluateCaveat(
   caveat: CompiledCaveat,
   tupleContext: CaveatContext | undefined,
   requestContext: CaveatContext | undefined,
+  meter?: CaveatMeter,
 ): CaveatResult {
-  return caveat.evaluate(tupleContext, requestContext);
+  return caveat.evaluate(tupleContext, requestContext, meter);
 }
 
 /**
@@ -170,6 +219,7 @@ export function checkCaveatContext(
   context: CaveatContext,
   field = "caveat.context",
 ): void {
+  checkContextLimits(context, field);
   for (const key of Object.keys(context)) {
     const type = caveat.params.get(key);
     if (type === undefined) {
@@ -278,7 +328,12 @@ class PlannedCaveat implements CompiledCaveat {
   readonly #program: Program;
   readonly #skeleton: Skeleton;
 
-  constructor(node: CaveatNode, params: ReadonlyMap<string, CaveatType>, expr: CelExpr) {
+  constructor(
+    node: CaveatNode,
+    params: ReadonlyMap<string, CaveatType>,
+    expr: CelExpr,
+    fixedSizeCalls: ReadonlySet<bigint>,
+  ) {
     this.name = node.name;
     this.params = params;
     this.expression = node.expression;
@@ -289,34 +344,75 @@ class PlannedCaveat implements CompiledCaveat {
       type,
       referenced: referenced.has(name),
     }));
-    this.#program = plan(caveatCelEnv, expr) as Program;
-    this.#skeleton = skeletonOf(expr, params);
+    const metered = meteredExpression(expr, fixedSizeCalls);
+    this.#program = plan(caveatCelEnv, metered) as Program;
+    this.#skeleton = skeletonOf(metered, params);
   }
 
   evaluate(
     tupleContext: CaveatContext | undefined,
     requestContext: CaveatContext | undefined,
+    meter: CaveatMeter = new CaveatMeter(),
+  ): CaveatResult {
+    meter.beginEvaluation();
+    let result: CaveatResult;
+    try {
+      result = withMeter(meter, () => this.#evaluate(tupleContext, requestContext, meter));
+    } catch (err) {
+      if (meter.exhausted) throw meter.exhaustedError(this.name);
+      throw err;
+    }
+    // An answer reached after the budget ran out is no answer: an error that `||` or `&&`
+    // absorbed may have stopped a loop early.
+    if (meter.exhausted) throw meter.exhaustedError(this.name);
+    return result;
+  }
+
+  #evaluate(
+    tupleContext: CaveatContext | undefined,
+    requestContext: CaveatContext | undefined,
+    meter: CaveatMeter,
   ): CaveatResult {
     const bindings: Bindings = Object.create(null);
     let complete = true;
+    // The tuple's value wins (see `ownValue`); a request's values are converted once per request.
+    const requestValues =
+      requestContext === undefined ? undefined : meter.converted(requestContext);
     for (const p of this.#planned) {
-      const value = lookup(tupleContext, requestContext, p.name);
-      if (value === undefined) {
+      const fromTuple = ownValue(tupleContext, p.name);
+      if (fromTuple !== undefined) {
+        bindings[p.name] = this.#convert(p, fromTuple, meter);
+        continue;
+      }
+      const fromRequest = ownValue(requestContext, p.name);
+      if (fromRequest === undefined) {
         if (p.referenced) complete = false;
         continue;
       }
-      try {
-        bindings[p.name] = convertCaveatValue(p.type, value, p.name);
-      } catch (err) {
-        throw new TrellisError(
-          "INVALID_ARGUMENT",
-          `type error in context of caveat '${this.name}': ${messageOf(err)}`,
-          { cause: err },
-        );
+      let converted = requestValues?.get(p);
+      if (converted === undefined) {
+        converted = this.#convert(p, fromRequest, meter);
+        requestValues?.set(p, converted);
       }
+      bindings[p.name] = converted;
     }
     if (complete) return this.#decided(partialOf(this.#program(bindings)));
     return this.#partial(bindings);
+  }
+
+  #convert(p: PlannedParam, value: unknown, meter: CaveatMeter): unknown {
+    let converted: unknown;
+    try {
+      converted = convertCaveatValue(p.type, value, p.name);
+    } catch (err) {
+      throw new TrellisError(
+        "INVALID_ARGUMENT",
+        `type error in context of caveat '${this.name}': ${messageOf(err)}`,
+        { cause: err },
+      );
+    }
+    meter.charge(conversionCost(converted));
+    return converted;
   }
 
   #decided(value: Partial): CaveatResult {
@@ -338,25 +434,73 @@ class PlannedCaveat implements CompiledCaveat {
   }
 }
 
+/** Converting a context value costs one unit per element, or per ten characters. */
+function conversionCost(value: unknown): number {
+  if (typeof value === "string") return Math.ceil(value.length / 10);
+  if (value instanceof Uint8Array) return Math.ceil(value.length / 10);
+  if (isCelList(value) || isCelMap(value)) return value.size;
+  return 1;
+}
+
+/** The constant patterns of `matches` calls, to compile (and refuse) when the schema is written. */
+function literalPatterns(
+  expr: CelExpr,
+  positions: { readonly [id: string]: number },
+): { pattern: string; offset: number }[] {
+  const found: { pattern: string; offset: number }[] = [];
+  const visit = (e: CelExpr | undefined): void => {
+    if (e === undefined) return;
+    const kind = e.exprKind;
+    switch (kind.case) {
+      case "callExpr": {
+        const pattern = kind.value.function === "matches" ? kind.value.args.at(-1) : undefined;
+        const constant =
+          pattern?.exprKind.case === "constExpr" ? pattern.exprKind.value : undefined;
+        if (constant?.constantKind.case === "stringValue") {
+          found.push({
+            pattern: constant.constantKind.value,
+            offset: positions[String(pattern?.id)] ?? 0,
+          });
+        }
+        visit(kind.value.target);
+        for (const a of kind.value.args) visit(a);
+        return;
+      }
+      case "selectExpr":
+        visit(kind.value.operand);
+        return;
+      case "listExpr":
+        for (const a of kind.value.elements) visit(a);
+        return;
+      case "structExpr":
+        for (const entry of kind.value.entries) {
+          if (entry.keyKind.case === "mapKey") visit(entry.keyKind.value);
+          visit(entry.value);
+        }
+        return;
+      case "comprehensionExpr":
+        visit(kind.value.iterRange);
+        visit(kind.value.accuInit);
+        visit(kind.value.loopCondition);
+        visit(kind.value.loopStep);
+        visit(kind.value.result);
+        return;
+      default:
+        return;
+    }
+  };
+  visit(expr);
+  return found;
+}
+
 /**
- * The value of a parameter: the tuple's if it has one, else the request's. SpiceDB documents
- * that "the values in the Relationship take precedence over those in the
+ * A parameter's value in one context, if it has one. The tuple's wins over the request's: SpiceDB
+ * documents that "the values in the Relationship take precedence over those in the
  * CheckPermissionRequest" (docs: Caveats, "Writing relationships with caveats and context"),
  * and `internal/caveats/run.go` copies the relationship's context over the request's.
  */
-function lookup(
-  tupleContext: CaveatContext | undefined,
-  requestContext: CaveatContext | undefined,
-  name: string,
-): unknown {
-  if (tupleContext !== undefined && Object.hasOwn(tupleContext, name)) {
-    const value = tupleContext[name];
-    if (value !== undefined) return value;
-  }
-  if (requestContext !== undefined && Object.hasOwn(requestContext, name)) {
-    return requestContext[name];
-  }
-  return undefined;
+function ownValue(context: CaveatContext | undefined, name: string): unknown {
+  return context !== undefined && Object.hasOwn(context, name) ? context[name] : undefined;
 }
 
 function partialOf(result: CelResult): Partial {
