@@ -7,7 +7,7 @@
 import { createServer } from "node:net";
 import { status } from "@grpc/grpc-js";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { startServer } from "../../src/api/server.js";
 import { Engine } from "../../src/engine/engine.js";
 import { isLoopbackAddress } from "../../src/sdk/client-options.js";
@@ -40,13 +40,19 @@ async function startRealServer() {
   };
 }
 
-/** A loopback port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const listener = createServer();
+/**
+ * A loopback address where no gRPC server answers: every connection is closed as soon as it
+ * opens. The port stays held until `close`, so no other test's server can take it meanwhile
+ * (a port merely freed could be handed to the next listener on the machine).
+ */
+async function deadAddress(): Promise<{ address: string; close(): Promise<void> }> {
+  const listener = createServer((socket) => socket.destroy());
   await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
   const { port } = listener.address() as { port: number };
-  await new Promise<void>((resolve) => listener.close(() => resolve()));
-  return port;
+  return {
+    address: `127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => listener.close(() => resolve())),
+  };
 }
 
 const FAST_RETRIES = { maxRetries: 3, initialDelayMs: 10, maxDelayMs: 40 } as const;
@@ -112,10 +118,15 @@ describe("TrellisClient against a real server, on its own", () => {
   });
 
   test("cancels its open calls when closed, streams included", async () => {
-    const client = new TrellisClient({ address: server.address });
-    const watch = client.watch();
+    await server.engine.store.createTenant("watcher");
+    const client = new TrellisClient({ address: server.address, tenant: "watcher" });
+    const { zookie } = await client.writeSchema(SCENARIO_SCHEMA);
+    const watch = client.watch({ after: zookie });
+    // The watch is open on the server once it has streamed a write made after its start.
+    const first = watch.next();
+    await client.writeRelationships(["document:1#viewer@user:ada"]);
+    expect((await first).done).toBe(false);
     const next = watch.next();
-    await new Promise((resolve) => setTimeout(resolve, 50));
     await client.close();
     await expectCode(next, "CANCELLED");
   });
@@ -130,11 +141,21 @@ describe("TrellisClient against a real server, on its own", () => {
 });
 
 describe("TrellisClient retries", () => {
-  test("fails with UNAVAILABLE against a closed port after the configured retries, not before", async () => {
+  let dead: Awaited<ReturnType<typeof deadAddress>>;
+
+  beforeAll(async () => {
+    dead = await deadAddress();
+  });
+
+  afterAll(async () => {
+    await dead?.close();
+  });
+
+  test("fails with UNAVAILABLE where no server answers after the configured retries, not before", async () => {
     const retries: RetryEvent[] = [];
     const client = new TrellisClient({
-      address: `127.0.0.1:${await closedPort()}`,
-      deadlineMs: 5000,
+      address: dead.address,
+      deadlineMs: 20_000,
       retries: FAST_RETRIES,
       onRetry: (e) => retries.push(e),
     });
@@ -159,10 +180,13 @@ describe("TrellisClient retries", () => {
 
   test("gives up early rather than wait past the deadline", async () => {
     const retries: RetryEvent[] = [];
+    // Waits are drawn from [ceiling / 2, ceiling]: the first is at least 500 ms, so the second
+    // (at least 1000 ms) would end past the deadline, and a second try, if the first wait
+    // allows one, still has 500 ms, less the first try's time, to fail on its own.
     const client = new TrellisClient({
-      address: `127.0.0.1:${await closedPort()}`,
-      deadlineMs: 150,
-      retries: { maxRetries: 10, initialDelayMs: 100, maxDelayMs: 1000 },
+      address: dead.address,
+      deadlineMs: 1500,
+      retries: { maxRetries: 10, initialDelayMs: 1000, maxDelayMs: 10_000 },
       onRetry: (e) => retries.push(e),
     });
     try {
@@ -176,7 +200,7 @@ describe("TrellisClient retries", () => {
   test("retries nothing when retries are turned off", async () => {
     const retries: RetryEvent[] = [];
     const client = new TrellisClient({
-      address: `127.0.0.1:${await closedPort()}`,
+      address: dead.address,
       retries: 0,
       onRetry: (e) => retries.push(e),
     });
@@ -198,6 +222,10 @@ describe("TrellisClient against a scripted server", () => {
 
   afterAll(async () => {
     await scripted?.close();
+  });
+
+  beforeEach(() => {
+    scripted.reset();
   });
 
   function client(options: Partial<ConstructorParameters<typeof TrellisClient>[0]> = {}) {
@@ -284,12 +312,14 @@ describe("TrellisClient against a scripted server", () => {
   });
 
   test("fails with DEADLINE_EXCEEDED when the server does not answer in time, without retrying", async () => {
-    const c = client({ deadlineMs: 5000 });
+    const c = client({ deadlineMs: 20_000 });
     try {
+      // Connected first, so that the deadline only has to cover one call reaching the server.
+      await c.check("document:1", "view", "user:a");
       const before = scripted.calls.check;
       scripted.script.check.push("hang");
       await expectCode(
-        c.check("document:1", "view", "user:a", { deadlineMs: 100 }),
+        c.check("document:1", "view", "user:a", { deadlineMs: 1000 }),
         "DEADLINE_EXCEEDED",
       );
       expect(scripted.calls.check - before).toBe(1);
@@ -303,9 +333,13 @@ describe("TrellisClient against a scripted server", () => {
     try {
       scripted.script.check.push("hang");
       const abort = new AbortController();
+      const arrived = scripted.arrival("check");
       const pending = c.check("document:1", "view", "user:a", { signal: abort.signal });
-      setTimeout(() => abort.abort(), 20);
+      // Aborted while the server holds the call.
+      await arrived;
+      abort.abort();
       await expectCode(pending, "CANCELLED");
+      expect(scripted.script.check).toEqual([]);
     } finally {
       await c.close();
     }
@@ -320,12 +354,8 @@ describe("TrellisClient against a scripted server", () => {
         if (seen.length === 3) break;
       }
       expect(seen).toEqual(["document:obj0", "document:obj1", "document:obj2"]);
-      await expect(
-        Promise.race([
-          scripted.listObjectsCancelled.then(() => "cancelled"),
-          new Promise((resolve) => setTimeout(() => resolve("still streaming"), 5000)),
-        ]),
-      ).resolves.toBe("cancelled");
+      // The stream never ends by itself: only the client's cancel can resolve this.
+      await scripted.listObjectsCancelled;
     } finally {
       await c.close();
     }

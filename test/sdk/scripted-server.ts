@@ -38,8 +38,14 @@ export interface ScriptedServer {
   lastMetadata: Metadata | undefined;
   /** Resolves when a ListObjects stream is cancelled by its client. */
   readonly listObjectsCancelled: Promise<void>;
+  /** Resolves when the next call of `method` has arrived and taken its step. */
+  arrival(method: ScriptedMethod): Promise<void>;
+  /** Forgets the steps no call has taken (a test that failed half-way may leave some). */
+  reset(): void;
   close(): Promise<void>;
 }
+
+export type ScriptedMethod = "check" | "write" | "listObjects";
 
 function unimplemented(_call: unknown, callback?: sendUnaryData<never>): void {
   callback?.({ code: status.UNIMPLEMENTED, details: "not scripted" });
@@ -51,11 +57,24 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
   const listObjectsCancelled = new Promise<void>((resolve) => {
     cancelled = resolve;
   });
+  const arrivals: Record<ScriptedMethod, (() => void)[]> = {
+    check: [],
+    write: [],
+    listObjects: [],
+  };
+  const arrived = (method: ScriptedMethod) => {
+    for (const resolve of arrivals[method].splice(0)) resolve();
+  };
   const state: Omit<ScriptedServer, "address" | "close"> = {
     script: { check: [], write: [] },
     calls: { check: 0, write: 0, listObjects: 0 },
     lastMetadata: undefined,
     listObjectsCancelled,
+    arrival: (method) => new Promise<void>((resolve) => arrivals[method].push(resolve)),
+    reset() {
+      state.script.check.length = 0;
+      state.script.write.length = 0;
+    },
   };
 
   /** Plays the next step; true when the handler should answer normally. */
@@ -73,7 +92,9 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
     ) {
       state.calls.check++;
       state.lastMetadata = call.metadata;
-      if (!play(state.script.check, callback)) return;
+      const answer = play(state.script.check, callback);
+      arrived("check");
+      if (!answer) return;
       callback(null, {
         checkedAt: { token: "z-scripted" },
         permissionship: Permissionship.PERMISSIONSHIP_HAS_PERMISSION,
@@ -84,6 +105,7 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
     listObjects(call: ServerWritableStream<ListObjectsRequest, ListObjectsResponse>) {
       state.calls.listObjects++;
       call.on("cancelled", () => cancelled());
+      arrived("listObjects");
       let n = 0;
       // Streams until cancelled, never ending by itself, so only a cancel can stop it.
       const send = () => {
@@ -111,7 +133,9 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
     ) {
       state.calls.write++;
       state.lastMetadata = call.metadata;
-      if (!play(state.script.write, callback)) return;
+      const answer = play(state.script.write, callback);
+      arrived("write");
+      if (!answer) return;
       callback(null, { writtenAt: { token: "z-written" } });
     },
     delete: unimplemented,
