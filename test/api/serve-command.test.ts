@@ -25,10 +25,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function capture() {
   let out = "";
   let err = "";
+  let printed!: () => void;
+  const banner = new Promise<void>((resolve) => {
+    printed = resolve;
+  });
   return {
     io: {
       out: (t: string) => {
         out += t;
+        if (out.includes("Stop with")) printed();
       },
       err: (t: string) => {
         err += t;
@@ -40,7 +45,16 @@ function capture() {
     get err() {
       return err;
     },
+    /** Resolves once the command has printed its banner (it serves from then on). */
+    banner,
   };
+}
+
+/** Waits for a started command's banner; fails with its output if it ends first. */
+async function bannerOf(c: ReturnType<typeof capture>, done: Promise<number>): Promise<string> {
+  const ended = await Promise.race([c.banner.then(() => false), done.then(() => true)]);
+  if (ended) throw new Error(`serve ended before its banner; stderr: ${c.err}`);
+  return c.out;
 }
 
 async function refused(flags: ServeFlags, env: NodeJS.ProcessEnv = {}): Promise<string> {
@@ -130,15 +144,11 @@ describe("trellis serve runs", () => {
     const c = capture();
     const stop = new AbortController();
     const done = runServe(flags, c.io, stop.signal, env, silent);
-    const until = Date.now() + 15_000;
-    while (!c.out.includes("Stop with")) {
-      if (Date.now() > until) throw new Error(`no banner; stderr: ${c.err}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const address = /serving on (\S+)/.exec(c.out)![1]!;
+    const banner = await bannerOf(c, done);
+    const address = /serving on (\S+)/.exec(banner)![1]!;
     return {
       address,
-      banner: c.out,
+      banner,
       stop: async () => {
         stop.abort();
         return done;
@@ -261,11 +271,7 @@ describe("the built executable", () => {
       silent,
     );
     try {
-      const until = Date.now() + 15_000;
-      while (!c.out.includes("Stop with")) {
-        if (Date.now() > until) throw new Error(`no banner; stderr: ${c.err}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await bannerOf(c, done);
       expect(c.out).toContain("callers authenticate");
       expect(c.out).toContain("trellis keys create");
       const address = /serving on (\S+)/.exec(c.out)![1]!;

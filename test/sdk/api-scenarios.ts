@@ -368,6 +368,7 @@ export function describeTrellisApi(name: string, open: () => Promise<OpenedApi>)
     });
 
     test("streams each write's changes to a watcher, from a zookie", async () => {
+      const before = Date.now();
       const { zookie: start } = await api.writeRelationships(["document:wa1#viewer@user:rex"]);
       const watch = api.watch({ after: start });
       await api.writeRelationships(["document:wa1#owner@user:rex"]);
@@ -376,7 +377,6 @@ export function describeTrellisApi(name: string, open: () => Promise<OpenedApi>)
         resourceId: "wa1",
         relation: "viewer",
       });
-      const before = Date.now();
       const events: { zookie: Zookie; ops: string[]; committedAt: Date }[] = [];
       for await (const event of watch) {
         events.push({

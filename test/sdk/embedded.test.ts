@@ -137,11 +137,16 @@ describe("embedded Trellis on its own", () => {
   test("ends a watch with CANCELLED when its signal aborts", async () => {
     const trellis = await Trellis.open({ datastore: tempDatabase() });
     try {
-      await trellis.writeSchema(SCENARIO_SCHEMA);
+      const { zookie } = await trellis.writeSchema(SCENARIO_SCHEMA);
       const abort = new AbortController();
-      const watching = collect(trellis.watch({ signal: abort.signal }));
-      setTimeout(() => abort.abort(), 20);
-      await expectCode(watching, "CANCELLED");
+      const watch = trellis.watch({ after: zookie, signal: abort.signal });
+      // Aborted while the watch is running: it has streamed a write and waits for the next.
+      const first = watch.next();
+      await trellis.writeRelationships(["document:n1#viewer@user:xia"]);
+      expect((await first).done).toBe(false);
+      const next = watch.next();
+      abort.abort();
+      await expectCode(next, "CANCELLED");
     } finally {
       await trellis.close();
     }

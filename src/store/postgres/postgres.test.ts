@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../../../test/support/manual-clock.js";
 import type { Revision } from "../../core/index.js";
 import { describeDatastore } from "../conformance/describe-datastore.js";
@@ -118,13 +118,26 @@ describe.skipIf(!url)("postgres", () => {
       // Polling every 10 minutes: only the notification can wake this waiter in time.
       const watcher = await open(schema, new ManualClock(), { watchPollIntervalMs: 600_000 });
       await writer.createTenant("acme");
-      const waiting = watcher.waitForChanges("acme", 0, { timeoutMs: 10_000 });
-      // The listener is connected once the wait's first head check has run.
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      const started = Date.now();
+      // The wait listens before its first head check; once that check has answered (nothing
+      // new), only a notification or the wait's timeout can end it, and a timeout reads the
+      // head a second time.
+      const headReads: Promise<Revision>[] = [];
+      let firstRead!: (read: Promise<Revision>) => void;
+      const firstHead = new Promise<Revision>((resolve) => {
+        firstRead = resolve;
+      });
+      const readHead = watcher.headRevision.bind(watcher);
+      vi.spyOn(watcher, "headRevision").mockImplementation((tenant) => {
+        const read = readHead(tenant);
+        headReads.push(read);
+        firstRead(read);
+        return read;
+      });
+      const waiting = watcher.waitForChanges("acme", 0, { timeoutMs: 20_000 });
+      expect(await firstHead).toBe(0);
       const revision = await writer.write("acme", [create("doc:a#viewer@user:alice")]);
       expect(await waiting).toBe(revision);
-      expect(Date.now() - started).toBeLessThan(5000);
+      expect(headReads).toHaveLength(1);
       await watcher.close();
       await writer.close();
     });
