@@ -26,6 +26,7 @@ import type { Consistency } from "../src/core/revision.js";
 import { Engine, type EngineOptions, type Permissionship } from "../src/engine/engine.js";
 import { compileSchemaText } from "../src/schema/compiler.js";
 import { ManualClock } from "./support/manual-clock.js";
+import { fuzzRuns, propertyParameters } from "./support/property-runs.js";
 import {
   buildContext,
   buildTuples,
@@ -40,7 +41,6 @@ import {
   universe,
 } from "./support/random-schema.js";
 import { type RefAnswer, ReferenceEvaluator } from "./support/reference-evaluator.js";
-import { fuzzRuns } from "./support/schema-arbitraries.js";
 import { openTestStore, type TestStore } from "./support/test-stores.js";
 
 const clock = new ManualClock(NOW);
@@ -60,15 +60,16 @@ function timeout(runs: number): number {
 }
 
 /**
- * Shrinking replays whole worlds and can take minutes; past the budget fast-check stops and
- * reports the smallest failing world found so far, rather than the test timing out silently.
+ * The running property's parameters (test/support/property-runs.ts: a fixed seed of its own in
+ * `make test`, fresh seeds and many runs in `make fuzz`). Shrinking replays whole worlds and
+ * can take minutes; past the budget fast-check stops and reports the smallest failing world
+ * found so far, with its seed, rather than the test timing out silently.
  */
 function options(runs: number): fc.Parameters<unknown> {
-  return {
-    numRuns: runs,
+  return propertyParameters(runs, {
     interruptAfterTimeLimit: timeout(runs) - 15_000,
     markInterruptAsFailure: true,
-  };
+  });
 }
 
 // ---- worlds -----------------------------------------------------------------------------
@@ -270,7 +271,7 @@ async function checkEverything(
 // ---- properties -------------------------------------------------------------------------
 
 describe("the engine agrees with the reference evaluator", () => {
-  const checkRuns = fuzzRuns(500);
+  const checkRuns = fuzzRuns(150);
   test(
     "Check answers every question of a random world as the reference does",
     async () => {
@@ -287,7 +288,7 @@ describe("the engine agrees with the reference evaluator", () => {
     timeout(checkRuns),
   );
 
-  const uncachedRuns = fuzzRuns(300);
+  const uncachedRuns = fuzzRuns(80);
   test(
     "Check answers the same with the shared cache turned off",
     async () => {
@@ -304,7 +305,7 @@ describe("the engine agrees with the reference evaluator", () => {
     timeout(uncachedRuns),
   );
 
-  const listObjectsRuns = fuzzRuns(400);
+  const listObjectsRuns = fuzzRuns(120);
   test(
     "ListObjects returns exactly the objects Check allows, with Check's permissionship",
     async () => {
@@ -321,7 +322,7 @@ describe("the engine agrees with the reference evaluator", () => {
     timeout(listObjectsRuns),
   );
 
-  const listSubjectsRuns = fuzzRuns(400);
+  const listSubjectsRuns = fuzzRuns(120);
   test(
     "ListSubjects lists exactly the subjects Check allows, and its wildcard covers the rest",
     async () => {
@@ -338,7 +339,7 @@ describe("the engine agrees with the reference evaluator", () => {
     timeout(listSubjectsRuns),
   );
 
-  const snapshotRuns = fuzzRuns(250);
+  const snapshotRuns = fuzzRuns(80);
   test(
     "answers at an exact snapshot do not change when later writes add and delete tuples",
     async () => {
@@ -375,7 +376,7 @@ describe("the engine agrees with the reference evaluator", () => {
     timeout(snapshotRuns),
   );
 
-  const bulkRuns = fuzzRuns(200);
+  const bulkRuns = fuzzRuns(60);
   test(
     "CheckBulk answers each item as the single Check does, and a failing item disturbs no other",
     async () => {
@@ -449,7 +450,7 @@ describe("the engine agrees with the reference evaluator", () => {
     timeout(bulkRuns),
   );
 
-  const clockRuns = fuzzRuns(350);
+  const clockRuns = fuzzRuns(80);
   test(
     "answers follow the clock: tuples stop granting when they expire, cached or not",
     async () => {
@@ -477,7 +478,7 @@ describe("the engine agrees with the reference evaluator", () => {
     timeout(clockRuns),
   );
 
-  const tenantRuns = fuzzRuns(200);
+  const tenantRuns = fuzzRuns(50);
   test(
     "one engine serving two tenants answers each from its own tuples",
     async () => {

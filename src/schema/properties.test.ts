@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { fuzzRuns, schemaAst, tokenSoup } from "../../test/support/schema-arbitraries.js";
+import { fuzzRuns, propertyParameters } from "../../test/support/property-runs.js";
+import { schemaAst, tokenSoup } from "../../test/support/schema-arbitraries.js";
 import { SchemaError } from "../core/errors.js";
 import { stripSpans } from "./ast.js";
 import { compileSchema, compileSchemaText } from "./compiler.js";
@@ -25,13 +26,14 @@ function assertTotal(text: string): void {
 
 describe("schema language properties", () => {
   test("random strings never throw anything but a SchemaError", () => {
-    fc.assert(fc.property(fc.string({ unit: "grapheme", maxLength: 200 }), assertTotal), {
-      numRuns: runs,
-    });
+    fc.assert(
+      fc.property(fc.string({ unit: "grapheme", maxLength: 200 }), assertTotal),
+      propertyParameters(runs),
+    );
   });
 
   test("token soups never throw anything but a SchemaError", () => {
-    fc.assert(fc.property(tokenSoup, assertTotal), { numRuns: runs });
+    fc.assert(fc.property(tokenSoup, assertTotal), propertyParameters(runs));
   });
 
   test("formatting a generated tree and parsing it back gives the same tree", () => {
@@ -42,7 +44,7 @@ describe("schema language properties", () => {
         expect(reparsed.diagnostics).toEqual([]);
         expect(stripSpans(reparsed.ast)).toEqual(stripSpans(ast));
       }),
-      { numRuns: runs },
+      propertyParameters(runs),
     );
   });
 
@@ -52,7 +54,7 @@ describe("schema language properties", () => {
         const once = formatSchema(ast);
         expect(formatSchema(parseSchema(once).ast)).toBe(once);
       }),
-      { numRuns: runs },
+      propertyParameters(runs),
     );
   });
 
@@ -62,7 +64,7 @@ describe("schema language properties", () => {
         const result = compileSchema(ast);
         expect(result.schema === undefined).toBe(result.diagnostics.length > 0);
       }),
-      { numRuns: Math.ceil(runs / 5) },
+      { ...propertyParameters(runs), numRuns: Math.ceil(runs / 5) },
     );
   });
 });

@@ -253,8 +253,3 @@ export const tokenSoup = fc
       })
       .map((gaps) => tokens.map((t, i) => `${t}${gaps[i]}`).join("")),
   );
-
-export function fuzzRuns(defaultRuns: number): number {
-  const env = Number(process.env.TRELLIS_FUZZ_RUNS);
-  return Number.isFinite(env) && env > 0 ? env : defaultRuns;
-}
