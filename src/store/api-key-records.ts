@@ -4,7 +4,7 @@
  * `auth/`.
  */
 import { invalidArgument, TrellisError } from "../core/index.js";
-import type { ApiKeyRecord } from "./datastore.js";
+import type { ApiKeyRecord } from "./credential-store.js";
 
 /** Key ids: 16 lowercase letters and digits (the `<id>` of `trls_<id>_<secret>`). */
 export const API_KEY_ID = /^[a-z0-9]{16}$/;

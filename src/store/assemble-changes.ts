@@ -3,7 +3,7 @@
  * the result at a revision boundary.
  */
 import { bug } from "../core/errors.js";
-import type { ChangeEvent } from "./datastore.js";
+import type { ChangeEvent } from "./changelog.js";
 import { rowToRelationship, type TupleRow } from "./tuple-row.js";
 
 /** One tuple change as the engines select it: the row's tuple plus its (rev, seq) position. */

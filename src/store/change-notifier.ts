@@ -5,7 +5,7 @@
  */
 import type { Revision } from "../core/index.js";
 import { datastoreClosed } from "./argument-checks.js";
-import type { WaitForChangesOptions } from "./datastore.js";
+import type { WaitForChangesOptions } from "./changelog.js";
 
 interface Waiter {
   readonly tenant: string;

@@ -5,8 +5,8 @@
  * Format: base64url of the JSON array `["r1", fingerprint, ...identity]`.
  */
 import { invalidArgument, type Relationship } from "../core/index.js";
-import type { RelationshipFilter } from "./datastore.js";
 import { FILTER_COLUMNS, type NormalizedFilter, normalizeFilter } from "./relationship-filter.js";
+import type { RelationshipFilter } from "./relationship-reader.js";
 import { type IdentityKey, identityKey } from "./tuple-row.js";
 
 const VERSION = "r1";

@@ -14,7 +14,7 @@ import type {
   RelationshipFilter,
   ResourceRelationQuery,
   SubjectRelationQuery,
-} from "./datastore.js";
+} from "./relationship-reader.js";
 
 /** A checked filter whose `subjectRelation` is the stored column value (`...` = none). */
 export interface NormalizedFilter {

@@ -3,8 +3,8 @@
  * lock and the engines share one set of messages.
  */
 import { invalidArgument, relationshipKey, validateRelationship } from "../core/index.js";
-import type { Mutation, MutationOp, Precondition, PreconditionOp } from "./datastore.js";
 import { type NormalizedFilter, normalizeFilter } from "./relationship-filter.js";
+import type { Mutation, MutationOp, Precondition, PreconditionOp } from "./relationship-writer.js";
 
 const MUTATION_OPS: ReadonlySet<MutationOp> = new Set(["CREATE", "TOUCH", "DELETE"]);
 const PRECONDITION_OPS: ReadonlySet<PreconditionOp> = new Set(["MUST_MATCH", "MUST_NOT_MATCH"]);

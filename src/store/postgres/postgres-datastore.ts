@@ -4,60 +4,20 @@
  * every read is one statement (one snapshot) that also reads the tenant's head and oldest
  * readable revision, so a read can never see a revision whose writes are not all visible.
  */
-import pg from "pg";
+import type pg from "pg";
 import type { Clock, Relationship, Revision, TenantId } from "../../core/index.js";
 import { TrellisError } from "../../core/index.js";
 import {
-  type ApiKeyRow,
-  apiKeyExists,
-  apiKeyValues,
-  checkApiKeyId,
-  checkDate,
-  checkNewApiKey,
-  rowToApiKey,
-} from "../api-key-records.js";
-import {
-  checkChangelogReadable,
-  checkDuration,
   checkPositiveInteger,
   checkReadable,
   checkRevision,
   checkTenantId,
-  datastoreClosed,
   tenantExists,
   tenantNotFound,
 } from "../argument-checks.js";
-import {
-  assembleChanges,
-  type ChangeRow,
-  type CommitTimeRow,
-  revisionSpan,
-  rowToChange,
-  type SchemaRow,
-  withCommitTimes,
-} from "../assemble-changes.js";
-import { ChangeNotifier } from "../change-notifier.js";
-import type {
-  ApiKeyRecord,
-  BulkImportOptions,
-  BulkImportResult,
-  ChangeEvent,
-  Datastore,
-  DatastoreCapabilities,
-  DeleteByFilterOptions,
-  DeleteByFilterResult,
-  GcResult,
-  Mutation,
-  PageOptions,
-  Precondition,
-  RelationshipFilter,
-  RelationshipPage,
-  ResourceRelationQuery,
-  StoredSchema,
-  SubjectRelationQuery,
-  WaitForChangesOptions,
-  WriteSchemaOptions,
-} from "../datastore.js";
+import type { ChangeEvent, WaitForChangesOptions } from "../changelog.js";
+import type { ApiKeyRecord } from "../credential-store.js";
+import type { Datastore, DatastoreCapabilities } from "../datastore.js";
 import {
   checkImportBatch,
   checkImportBatchSize,
@@ -66,7 +26,6 @@ import {
   type ImportBatch,
   importBatches,
 } from "../import-batches.js";
-import { OptimizedRevisionCache } from "../optimized-revision-cache.js";
 import { decodeCursor, encodeCursor, keysetTail } from "../read-cursor.js";
 import {
   FILTER_COLUMNS,
@@ -75,6 +34,23 @@ import {
   resourceQueryFilter,
   subjectQueryFilter,
 } from "../relationship-filter.js";
+import type {
+  PageOptions,
+  RelationshipFilter,
+  RelationshipPage,
+  ResourceRelationQuery,
+  SubjectRelationQuery,
+} from "../relationship-reader.js";
+import type {
+  BulkImportOptions,
+  BulkImportResult,
+  DeleteByFilterOptions,
+  DeleteByFilterResult,
+  Mutation,
+  Precondition,
+} from "../relationship-writer.js";
+import type { StoredSchema, WriteSchemaOptions } from "../schema-store.js";
+import type { GcResult } from "../store-maintenance.js";
 import {
   IDENTITY_COLUMNS,
   type IdentityKey,
@@ -96,39 +72,21 @@ import {
   preconditionFailed,
   schemaWouldOrphan,
 } from "../write-errors.js";
-import { isConnectionFailure, isUniqueViolation, wrapPostgresError } from "./postgres-errors.js";
-import { migratePostgres } from "./postgres-migrations.js";
+import { PostgresChangelog } from "./postgres-changelog.js";
+import {
+  Params,
+  PostgresConnection,
+  type PostgresDatastoreOptions,
+} from "./postgres-connection.js";
+import { PostgresCredentialStore } from "./postgres-credential-store.js";
+import { isUniqueViolation } from "./postgres-errors.js";
+import { PostgresGarbageCollector } from "./postgres-garbage-collector.js";
 
-export interface PostgresDatastoreOptions {
-  readonly clock: Clock;
-  readonly poolSize: number;
-  /** The schema (namespace) of the tables; a lowercase identifier. */
-  readonly schema: string;
-  readonly connectTimeoutMs: number;
-  readonly watchPollIntervalMs: number;
-  readonly exportPageSize: number;
-}
-
-/** The NOTIFY channel; payloads name the schema, so deployments sharing a database ignore each other. */
-const CHANNEL = "trellis_changes";
-
-interface LockedTenant {
-  pk: number;
-  head: Revision;
-}
+export type { PostgresDatastoreOptions } from "./postgres-connection.js";
 
 interface SnapshotRow {
   head_rev: string;
   gc_rev: string;
-}
-
-/** Positional parameters, numbered as they are added. */
-class Params {
-  readonly values: unknown[] = [];
-  add(value: unknown): string {
-    this.values.push(value);
-    return `$${this.values.length}`;
-  }
 }
 
 function filterSql(filter: NormalizedFilter | undefined, params: Params): string {
@@ -147,18 +105,6 @@ const OUTER_STABLE_ORDER = `ORDER BY ${IDENTITY_COLUMNS.split(", ")
   .map((column) => `r.${column}`)
   .join(", ")}`;
 
-/** A prepared statement's name: a digest of its text (FNV-1a, 2 × 32 bits). */
-function statementName(sql: string): string {
-  let a = 0x811c9dc5;
-  let b = 0x01000193;
-  for (let i = 0; i < sql.length; i++) {
-    const c = sql.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193) >>> 0;
-    b = Math.imul(b ^ c, 0x5bd1e995) >>> 0;
-  }
-  return `trellis_${a.toString(36)}_${b.toString(36)}`;
-}
-
 /** The columns of `TUPLE_COLUMNS` as parallel arrays, for `unnest`. */
 function tupleArrays(rels: readonly Relationship[]): unknown[][] {
   const arrays: unknown[][] = [[], [], [], [], [], [], [], [], []];
@@ -169,34 +115,25 @@ function tupleArrays(rels: readonly Relationship[]): unknown[][] {
   return arrays;
 }
 
+/**
+ * The PostgreSQL engine: tenants, snapshot reads, writes and schemas here; API keys, the
+ * changelog and gc in their own modules over the same pool.
+ */
 export class PostgresDatastore implements Datastore {
   readonly capabilities: DatastoreCapabilities = { concurrentWriters: true, listenNotify: true };
 
-  readonly #pool: pg.Pool;
-  readonly #connectionString: string;
-  readonly #options: PostgresDatastoreOptions;
-  readonly #clock: Clock;
+  readonly #db: PostgresConnection;
   readonly #s: string;
-  readonly #notifier: ChangeNotifier;
-  readonly #optimized: OptimizedRevisionCache;
-  #listener: Promise<pg.Client> | undefined;
-  #closed = false;
+  readonly #credentials: PostgresCredentialStore;
+  readonly #changelog: PostgresChangelog;
+  readonly #collector: PostgresGarbageCollector;
 
-  private constructor(pool: pg.Pool, connectionString: string, options: PostgresDatastoreOptions) {
-    this.#pool = pool;
-    this.#connectionString = connectionString;
-    this.#options = options;
-    this.#clock = options.clock;
-    this.#s = `"${options.schema}"`;
-    this.#notifier = new ChangeNotifier({
-      readHead: (tenant) => this.headRevision(tenant),
-      pollIntervalMs: options.watchPollIntervalMs,
-      prepare: () => this.#listen().then(() => undefined),
-    });
-    this.#optimized = new OptimizedRevisionCache(this.#clock, {
-      head: (tenant) => this.headRevision(tenant),
-      headAt: (tenant, instant) => this.#headAt(tenant, instant),
-    });
+  private constructor(db: PostgresConnection) {
+    this.#db = db;
+    this.#s = db.s;
+    this.#credentials = new PostgresCredentialStore(db);
+    this.#changelog = new PostgresChangelog(db, (tenant) => this.headRevision(tenant));
+    this.#collector = new PostgresGarbageCollector(db);
   }
 
   /** Connects, migrates the schema and returns the datastore; UNAVAILABLE when unreachable. */
@@ -204,118 +141,11 @@ export class PostgresDatastore implements Datastore {
     connectionString: string,
     options: PostgresDatastoreOptions,
   ): Promise<PostgresDatastore> {
-    const pool = new pg.Pool({
-      connectionString,
-      max: options.poolSize,
-      connectionTimeoutMillis: options.connectTimeoutMs,
-      application_name: "trellis",
-    });
-    // An idle client losing its connection must not crash the process; the next query on the
-    // pool reconnects or fails with UNAVAILABLE.
-    pool.on("error", () => undefined);
-    try {
-      const client = await pool.connect();
-      try {
-        await migratePostgres(client, `"${options.schema}"`, options.schema, options.clock.now());
-      } finally {
-        client.release();
-      }
-    } catch (err) {
-      await pool.end().catch(() => undefined);
-      throw wrapPostgresError(err, "opening the database");
-    }
-    return new PostgresDatastore(pool, connectionString, options);
+    return new PostgresDatastore(await PostgresConnection.open(connectionString, options));
   }
 
-  // ---- plumbing -------------------------------------------------------------------------
-
-  /**
-   * Runs one statement on the pool. `prepared` statements are parsed and planned once per
-   * connection (named after a digest of their text), which is most of a point read's cost.
-   */
-  async #query<Row extends pg.QueryResultRow>(
-    action: string,
-    sql: string,
-    values: unknown[] = [],
-    prepared = false,
-  ): Promise<Row[]> {
-    if (this.#closed) throw datastoreClosed();
-    try {
-      const query = prepared
-        ? { name: statementName(sql), text: sql, values }
-        : { text: sql, values };
-      return (await this.#pool.query<Row>(query)).rows;
-    } catch (err) {
-      throw wrapPostgresError(err, action);
-    }
-  }
-
-  /** Runs `fn` in a READ COMMITTED transaction on one pooled client. */
-  async #transaction<T>(action: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    if (this.#closed) throw datastoreClosed();
-    let client: pg.PoolClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (err) {
-      throw wrapPostgresError(err, action);
-    }
-    let broken: Error | undefined;
-    try {
-      await client.query("BEGIN");
-      const result = await fn(client);
-      await client.query("COMMIT");
-      return result;
-    } catch (err) {
-      if (isConnectionFailure(err)) broken = err as Error;
-      else {
-        await client.query("ROLLBACK").catch((rollbackErr: Error) => {
-          broken = rollbackErr;
-        });
-      }
-      throw wrapPostgresError(err, action);
-    } finally {
-      client.release(broken);
-    }
-  }
-
-  /**
-   * Locks the tenant's row until the transaction ends: writers of one tenant queue here, so
-   * revision N+1 is allocated only after N has committed.
-   */
-  async #lockTenant(client: pg.PoolClient, tenant: string): Promise<LockedTenant> {
-    const { rows } = await client.query<{ pk: number; head_rev: string }>(
-      `SELECT pk, head_rev FROM ${this.#s}.tenants WHERE id = $1 FOR UPDATE`,
-      [tenant],
-    );
-    const row = rows[0];
-    if (row === undefined) throw tenantNotFound(tenant);
-    return { pk: row.pk, head: Number(row.head_rev) };
-  }
-
-  async #commitRevision(
-    client: pg.PoolClient,
-    tenant: string,
-    locked: LockedTenant,
-    revision: Revision,
-  ): Promise<void> {
-    // NOTIFY is delivered at COMMIT, never for a rolled-back write.
-    await client.query(
-      `WITH r AS (INSERT INTO ${this.#s}.revisions (tenant, rev, committed_at) VALUES ($1, $2, $3)),
-            u AS (UPDATE ${this.#s}.tenants SET head_rev = $2 WHERE pk = $1)
-       SELECT pg_notify($4, $5)`,
-      [
-        locked.pk,
-        revision,
-        this.#clock.now(),
-        CHANNEL,
-        JSON.stringify([this.#options.schema, tenant, revision]),
-      ],
-    );
-  }
-
-  #afterCommit(tenant: string, revision: Revision): Revision {
-    this.#notifier.notify(tenant, revision);
-    return revision;
+  get #clock(): Clock {
+    return this.#db.clock;
   }
 
   /**
@@ -333,7 +163,7 @@ export class PostgresDatastore implements Datastore {
     const sql = `SELECT t.head_rev, t.gc_rev, r.* FROM ${this.#s}.tenants t
       LEFT JOIN LATERAL (${inner}) r ON true
       WHERE t.id = $1 ${outerOrder}`;
-    const rows = await this.#query<SnapshotRow & Row>(action, sql, params.values, true);
+    const rows = await this.#db.query<SnapshotRow & Row>(action, sql, params.values, true);
     const first = rows[0];
     if (first === undefined) throw tenantNotFound(tenant);
     return {
@@ -373,7 +203,7 @@ export class PostgresDatastore implements Datastore {
   async createTenant(id: TenantId): Promise<void> {
     checkTenantId(id, "id");
     try {
-      await this.#query(
+      await this.#db.query(
         "createTenant",
         `INSERT INTO ${this.#s}.tenants (id, created_at) VALUES ($1, $2)`,
         [id, this.#clock.now()],
@@ -385,108 +215,51 @@ export class PostgresDatastore implements Datastore {
   }
 
   async listTenants(): Promise<TenantId[]> {
-    const rows = await this.#query<{ id: string }>(
+    const rows = await this.#db.query<{ id: string }>(
       "listTenants",
       `SELECT id FROM ${this.#s}.tenants ORDER BY id`,
     );
     return rows.map((row) => row.id);
   }
 
-  // ---- API keys ---------------------------------------------------------------------------
+  // ---- API keys (postgres-credential-store.ts) --------------------------------------------
 
-  async createApiKey(record: ApiKeyRecord): Promise<void> {
-    checkTenantId(record.tenant);
-    checkNewApiKey(record);
-    let rows: { id: string }[];
-    try {
-      rows = await this.#query<{ id: string }>(
-        "createApiKey",
-        `INSERT INTO ${this.#s}.api_keys (id, tenant, secret_hash, scopes, description, created_at, expires_at)
-         SELECT $1, t.pk, $3, $4, $5, $6, $7 FROM ${this.#s}.tenants t WHERE t.id = $2
-         RETURNING id`,
-        [record.id, record.tenant, ...apiKeyValues(record)],
-      );
-    } catch (err) {
-      if (err instanceof TrellisError && isUniqueViolation(err.cause))
-        throw apiKeyExists(record.id);
-      throw err;
-    }
-    if (rows.length === 0) throw tenantNotFound(record.tenant);
+  createApiKey(record: ApiKeyRecord): Promise<void> {
+    return this.#credentials.createApiKey(record);
   }
 
-  async getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
-    checkApiKeyId(id);
-    const rows = await this.#query<ApiKeyRow>(
-      "getApiKey",
-      `${this.#apiKeySelect} WHERE k.id = $1`,
-      [id],
-      true,
-    );
-    return rows[0] === undefined ? undefined : rowToApiKey(rows[0]);
+  getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    return this.#credentials.getApiKey(id);
   }
 
-  async listApiKeys(tenant: TenantId): Promise<ApiKeyRecord[]> {
-    checkTenantId(tenant);
-    const rows = await this.#query<ApiKeyRow>(
-      "listApiKeys",
-      `${this.#apiKeySelect} WHERE t.id = $1 ORDER BY k.created_at DESC, k.id`,
-      [tenant],
-    );
-    // Tenants are never deleted, so an empty answer needs only this second look.
-    if (rows.length === 0) await this.headRevision(tenant);
-    return rows.map(rowToApiKey);
+  listApiKeys(tenant: TenantId): Promise<ApiKeyRecord[]> {
+    return this.#credentials.listApiKeys(tenant);
   }
 
-  async revokeApiKey(id: string, at: Date): Promise<ApiKeyRecord | undefined> {
-    checkApiKeyId(id);
-    checkDate(at, "at");
-    const rows = await this.#query<ApiKeyRow>(
-      "revokeApiKey",
-      `WITH revoked AS (
-         UPDATE ${this.#s}.api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1
-         RETURNING *)
-       SELECT k.id, t.id AS tenant_id, k.secret_hash, k.scopes, k.description, k.created_at, k.expires_at, k.revoked_at
-       FROM revoked k JOIN ${this.#s}.tenants t ON t.pk = k.tenant`,
-      [id, at.getTime()],
-    );
-    return rows[0] === undefined ? undefined : rowToApiKey(rows[0]);
+  revokeApiKey(id: string, at: Date): Promise<ApiKeyRecord | undefined> {
+    return this.#credentials.revokeApiKey(id, at);
   }
 
-  get #apiKeySelect(): string {
-    return `SELECT k.id, t.id AS tenant_id, k.secret_hash, k.scopes, k.description, k.created_at, k.expires_at, k.revoked_at
-      FROM ${this.#s}.api_keys k JOIN ${this.#s}.tenants t ON t.pk = k.tenant`;
+  // ---- revisions and changelog (postgres-changelog.ts) ------------------------------------
+
+  headRevision(tenant: TenantId): Promise<Revision> {
+    return this.#changelog.headRevision(tenant);
   }
 
-  async headRevision(tenant: TenantId): Promise<Revision> {
-    checkTenantId(tenant);
-    const rows = await this.#query<{ head_rev: string }>(
-      "headRevision",
-      `SELECT head_rev FROM ${this.#s}.tenants WHERE id = $1`,
-      [tenant],
-      true,
-    );
-    if (rows[0] === undefined) throw tenantNotFound(tenant);
-    return Number(rows[0].head_rev);
+  optimizedRevision(tenant: TenantId, maxStalenessMs: number): Promise<Revision> {
+    return this.#changelog.optimizedRevision(tenant, maxStalenessMs);
   }
 
-  async optimizedRevision(tenant: TenantId, maxStalenessMs: number): Promise<Revision> {
-    checkTenantId(tenant);
-    checkDuration(maxStalenessMs, "maxStalenessMs");
-    if (this.#closed) throw datastoreClosed();
-    return this.#optimized.get(tenant, maxStalenessMs);
+  changesSince(tenant: TenantId, afterRevision: Revision, limit: number): Promise<ChangeEvent[]> {
+    return this.#changelog.changesSince(tenant, afterRevision, limit);
   }
 
-  async #headAt(tenant: string, instant: number): Promise<Revision> {
-    const rows = await this.#query<{ gc_rev: string; rev: string | null }>(
-      "optimizedRevision",
-      `SELECT t.gc_rev, (SELECT rev FROM ${this.#s}.revisions
-          WHERE tenant = t.pk AND committed_at <= $2 ORDER BY rev DESC LIMIT 1) AS rev
-       FROM ${this.#s}.tenants t WHERE t.id = $1`,
-      [tenant, instant],
-    );
-    const row = rows[0];
-    if (row === undefined) throw tenantNotFound(tenant);
-    return Math.max(Number(row.rev ?? 0), Number(row.gc_rev));
+  waitForChanges(
+    tenant: TenantId,
+    afterRevision: Revision,
+    options?: WaitForChangesOptions,
+  ): Promise<Revision> {
+    return this.#changelog.waitForChanges(tenant, afterRevision, options);
   }
 
   // ---- snapshot reads ---------------------------------------------------------------------
@@ -594,7 +367,7 @@ export class PostgresDatastore implements Datastore {
   async *export(tenant: TenantId, revision: Revision): AsyncIterable<Relationship> {
     checkTenantId(tenant);
     checkRevision(revision);
-    const pageSize = this.#options.exportPageSize;
+    const pageSize = this.#db.options.exportPageSize;
     let after: IdentityKey | undefined;
     for (;;) {
       const rows = await this.#page("export", tenant, revision, undefined, after, pageSize);
@@ -715,8 +488,8 @@ export class PostgresDatastore implements Datastore {
   ): Promise<Revision> {
     checkTenantId(tenant);
     const checked = validateWrite(mutations, preconditions);
-    const revision = await this.#transaction("write", async (client) => {
-      const locked = await this.#lockTenant(client, tenant);
+    const revision = await this.#db.transaction("write", async (client) => {
+      const locked = await this.#db.lockTenant(client, tenant);
       const now = this.#clock.now();
       const rev = locked.head + 1;
       await this.#checkPreconditions(client, locked.pk, checked, now);
@@ -751,10 +524,10 @@ export class PostgresDatastore implements Datastore {
       });
       await this.#end(client, rev, endIds, endSeqs);
       await this.#insert(client, locked.pk, rev, inserts, insertSeqs);
-      await this.#commitRevision(client, tenant, locked, rev);
+      await this.#db.commitRevision(client, tenant, locked, rev);
       return rev;
     });
-    return this.#afterCommit(tenant, revision);
+    return this.#changelog.committed(tenant, revision);
   }
 
   async deleteByFilter(
@@ -767,8 +540,8 @@ export class PostgresDatastore implements Datastore {
     const limit = options.limit;
     if (limit !== undefined) checkPositiveInteger(limit, "limit");
     const preconditions = validatePreconditions(options.preconditions);
-    const result = await this.#transaction("deleteByFilter", async (client) => {
-      const locked = await this.#lockTenant(client, tenant);
+    const result = await this.#db.transaction("deleteByFilter", async (client) => {
+      const locked = await this.#db.lockTenant(client, tenant);
       const now = this.#clock.now();
       const rev = locked.head + 1;
       await this.#checkPreconditions(client, locked.pk, preconditions, now);
@@ -793,10 +566,10 @@ export class PostgresDatastore implements Datastore {
         UPDATE ${this.#s}.relationships r SET deleted_rev = $3, deleted_seq = v.seq
         FROM victims v WHERE r.id = v.id`;
       const updated = await client.query(sql, params.values);
-      await this.#commitRevision(client, tenant, locked, rev);
+      await this.#db.commitRevision(client, tenant, locked, rev);
       return { revision: rev, deleted: updated.rowCount ?? 0, partial };
     });
-    this.#afterCommit(tenant, result.revision);
+    this.#changelog.committed(tenant, result.revision);
     return result;
   }
 
@@ -822,7 +595,7 @@ export class PostgresDatastore implements Datastore {
         throw err;
       }
       imported += batch.relationships.length;
-      this.#afterCommit(tenant, revision);
+      this.#changelog.committed(tenant, revision);
       options.onProgress?.({ batch: batch.number, imported, revision });
     }
     return { revision, imported };
@@ -837,19 +610,19 @@ export class PostgresDatastore implements Datastore {
     const rels = batch.relationships;
     const seqs = rels.map((_, i) => i);
     try {
-      return await this.#transaction("bulkImport", async (client) => {
-        const locked = await this.#lockTenant(client, tenant);
+      return await this.#db.transaction("bulkImport", async (client) => {
+        const locked = await this.#db.lockTenant(client, tenant);
         const rev = locked.head + 1;
         await this.#insert(client, locked.pk, rev, rels, seqs);
-        await this.#commitRevision(client, tenant, locked, rev);
+        await this.#db.commitRevision(client, tenant, locked, rev);
         return rev;
       });
     } catch (err) {
       if (!(err instanceof TrellisError && isUniqueViolation(err.cause))) throw err;
     }
     checkImportRepeats(batch);
-    return this.#transaction("bulkImport", async (client) => {
-      const locked = await this.#lockTenant(client, tenant);
+    return this.#db.transaction("bulkImport", async (client) => {
+      const locked = await this.#db.lockTenant(client, tenant);
       const rev = locked.head + 1;
       const now = this.#clock.now();
       const live = await this.#findLive(client, locked.pk, rels);
@@ -867,7 +640,7 @@ export class PostgresDatastore implements Datastore {
         endIds.map(() => null),
       );
       await this.#insert(client, locked.pk, rev, rels, seqs);
-      await this.#commitRevision(client, tenant, locked, rev);
+      await this.#db.commitRevision(client, tenant, locked, rev);
       return rev;
     });
   }
@@ -888,8 +661,8 @@ export class PostgresDatastore implements Datastore {
     const guards = (options.refuseIfAnyMatch ?? []).map((filter, i) =>
       normalizeFilter(filter, `refuseIfAnyMatch[${i}]`),
     );
-    const revision = await this.#transaction("writeSchema", async (client) => {
-      const locked = await this.#lockTenant(client, tenant);
+    const revision = await this.#db.transaction("writeSchema", async (client) => {
+      const locked = await this.#db.lockTenant(client, tenant);
       const now = this.#clock.now();
       const matches: { filter: NormalizedFilter; count: number }[] = [];
       for (const filter of guards) {
@@ -903,16 +676,16 @@ export class PostgresDatastore implements Datastore {
         rev,
         text,
       ]);
-      await this.#commitRevision(client, tenant, locked, rev);
+      await this.#db.commitRevision(client, tenant, locked, rev);
       return rev;
     });
-    return this.#afterCommit(tenant, revision);
+    return this.#changelog.committed(tenant, revision);
   }
 
   async readSchema(tenant: TenantId, revision: Revision): Promise<StoredSchema | undefined> {
     checkTenantId(tenant);
     checkRevision(revision);
-    const rows = await this.#query<SnapshotRow & { rev: string | null; text: string | null }>(
+    const rows = await this.#db.query<SnapshotRow & { rev: string | null; text: string | null }>(
       "readSchema",
       `SELECT t.head_rev, t.gc_rev, s.rev, s.text FROM ${this.#s}.tenants t
        LEFT JOIN LATERAL (SELECT rev, text FROM ${this.#s}.schemas
@@ -928,202 +701,17 @@ export class PostgresDatastore implements Datastore {
       : { text: row.text, revision: Number(row.rev) };
   }
 
-  // ---- changelog --------------------------------------------------------------------------
-
-  async changesSince(
-    tenant: TenantId,
-    afterRevision: Revision,
-    limit: number,
-  ): Promise<ChangeEvent[]> {
-    checkTenantId(tenant);
-    checkRevision(afterRevision, "afterRevision");
-    checkPositiveInteger(limit, "limit");
-    const params = new Params();
-    params.add(tenant);
-    params.add(afterRevision);
-    params.add(limit);
-    // Each branch ordered and cut on its own (see #visibleSql), then merged.
-    const inner = `(SELECT created_rev AS rev, created_seq AS seq, 'TOUCH' AS op, ${TUPLE_COLUMNS}
-        FROM ${this.#s}.relationships WHERE tenant = t.pk AND created_rev > $2
-        ORDER BY created_rev, created_seq LIMIT $3)
-      UNION ALL
-      (SELECT deleted_rev AS rev, deleted_seq AS seq, 'DELETE' AS op, ${TUPLE_COLUMNS}
-        FROM ${this.#s}.relationships
-        WHERE tenant = t.pk AND deleted_rev > $2 AND deleted_seq IS NOT NULL
-        ORDER BY deleted_rev, deleted_seq LIMIT $3)
-      ORDER BY rev, seq LIMIT $3`;
-    const { head, oldest, rows } = await this.#snapshot<ChangeRow>(
-      "changesSince",
-      tenant,
-      params,
-      inner,
-      "ORDER BY r.rev, r.seq",
-    );
-    checkChangelogReadable(afterRevision, head, oldest);
-    // Capped at the head of the first snapshot, so no later revision is reported before the
-    // tuple changes of the revisions below it.
-    const schemas = await this.#query<SchemaRow>(
-      "changesSince",
-      `SELECT s.rev, s.text FROM ${this.#s}.schemas s JOIN ${this.#s}.tenants t ON t.pk = s.tenant
-       WHERE t.id = $1 AND s.rev > $2 AND s.rev <= $3 ORDER BY s.rev LIMIT $4`,
-      [tenant, afterRevision, head, limit],
-    );
-    const { events, completeAfter } = assembleChanges(rows, schemas, limit);
-    if (completeAfter !== undefined) {
-      const more = await this.#query<ChangeRow>(
-        "changesSince",
-        `SELECT * FROM (
-           SELECT created_rev AS rev, created_seq AS seq, 'TOUCH' AS op, ${TUPLE_COLUMNS}
-             FROM ${this.#s}.relationships r JOIN ${this.#s}.tenants t ON t.pk = r.tenant
-             WHERE t.id = $1 AND created_rev = $2 AND created_seq > $3
-           UNION ALL
-           SELECT deleted_rev AS rev, deleted_seq AS seq, 'DELETE' AS op, ${TUPLE_COLUMNS}
-             FROM ${this.#s}.relationships r JOIN ${this.#s}.tenants t ON t.pk = r.tenant
-             WHERE t.id = $1 AND deleted_rev = $2 AND deleted_seq > $3) AS rest
-         ORDER BY seq`,
-        [tenant, completeAfter.rev, completeAfter.seq],
-      );
-      for (const row of more) events.push(rowToChange(row));
-    }
-    const span = revisionSpan(events);
-    if (span === undefined) return [];
-    const times = await this.#query<CommitTimeRow>(
-      "changesSince",
-      `SELECT r.rev, r.committed_at FROM ${this.#s}.revisions r JOIN ${this.#s}.tenants t ON t.pk = r.tenant
-       WHERE t.id = $1 AND r.rev BETWEEN $2 AND $3`,
-      [tenant, span.first, span.last],
-    );
-    return withCommitTimes(events, times);
-  }
-
-  async waitForChanges(
-    tenant: TenantId,
-    afterRevision: Revision,
-    options: WaitForChangesOptions = {},
-  ): Promise<Revision> {
-    checkTenantId(tenant);
-    checkRevision(afterRevision, "afterRevision");
-    if (options.timeoutMs !== undefined) checkDuration(options.timeoutMs, "timeoutMs");
-    return this.#notifier.wait(tenant, afterRevision, options);
-  }
-
-  /**
-   * Starts (once) the dedicated LISTEN connection. When it fails or drops, waiters still see
-   * changes through the notifier's polling, and the next wait tries to listen again.
-   */
-  #listen(): Promise<pg.Client> {
-    if (this.#listener !== undefined) return this.#listener;
-    const client = new pg.Client({
-      connectionString: this.#connectionString,
-      connectionTimeoutMillis: this.#options.connectTimeoutMs,
-      application_name: "trellis-listen",
-    });
-    const drop = (): void => {
-      if (this.#listener === listening) this.#listener = undefined;
-      client.end().catch(() => undefined);
-    };
-    client.on("error", drop);
-    client.on("end", drop);
-    client.on("notification", (message) => {
-      if (message.channel !== CHANNEL || message.payload === undefined) return;
-      try {
-        const [schema, tenant, revision] = JSON.parse(message.payload) as [string, string, number];
-        if (schema === this.#options.schema) this.#notifier.notify(tenant, revision);
-      } catch {
-        // Not one of ours: someone else NOTIFYing on the channel.
-      }
-    });
-    const listening = (async () => {
-      await client.connect();
-      await client.query(`LISTEN ${CHANNEL}`);
-      return client;
-    })();
-    this.#listener = listening;
-    listening.catch(drop);
-    return listening;
-  }
-
-  // ---- gc and close -----------------------------------------------------------------------
+  // ---- gc and close (postgres-garbage-collector.ts) --------------------------------------
 
   async gc(olderThanMs: number): Promise<GcResult> {
-    checkDuration(olderThanMs, "olderThanMs");
-    const tenants = await this.#query<{ id: string }>(
-      "gc",
-      `SELECT id FROM ${this.#s}.tenants ORDER BY id`,
-    );
-    const total = { tenants: 0, relationships: 0, revisions: 0, schemas: 0 };
-    for (const { id } of tenants) {
-      const now = this.#clock.now();
-      // First move the floor (short, under the tenant lock): from its commit on, no statement
-      // reads below the horizon, so the rows can go afterwards without holding the lock.
-      const moved = await this.#transaction("gc", async (client) => {
-        const { rows } = await client.query<{ pk: number; gc_rev: string; horizon: string | null }>(
-          `SELECT t.pk, t.gc_rev, (SELECT rev FROM ${this.#s}.revisions
-              WHERE tenant = t.pk AND committed_at < $2 ORDER BY rev DESC LIMIT 1) AS horizon
-           FROM ${this.#s}.tenants t WHERE t.id = $1 FOR UPDATE`,
-          [id, now - olderThanMs],
-        );
-        const row = rows[0];
-        if (row === undefined || row.horizon === null) return undefined;
-        const horizon = Number(row.horizon);
-        if (horizon <= Number(row.gc_rev)) return undefined;
-        await client.query(`UPDATE ${this.#s}.tenants SET gc_rev = $2 WHERE pk = $1`, [
-          row.pk,
-          horizon,
-        ]);
-        return { pk: row.pk, horizon };
-      });
-      if (moved === undefined) continue;
-      const { pk, horizon } = moved;
-      const counts = await this.#transaction("gc", async (client) => {
-        const ended = await client.query(
-          `DELETE FROM ${this.#s}.relationships WHERE tenant = $1 AND deleted_rev <= $2`,
-          [pk, horizon],
-        );
-        // Expired rows are invisible at every revision from now on; those created at or before
-        // the horizon carry no changelog entry a follower could still need.
-        const expired = await client.query(
-          `DELETE FROM ${this.#s}.relationships
-           WHERE tenant = $1 AND expires_at <= $3 AND deleted_rev IS NULL AND created_rev <= $2`,
-          [pk, horizon, now],
-        );
-        const revisions = await client.query(
-          `DELETE FROM ${this.#s}.revisions WHERE tenant = $1 AND rev < $2`,
-          [pk, horizon],
-        );
-        const schemas = await client.query(
-          `DELETE FROM ${this.#s}.schemas WHERE tenant = $1 AND rev <
-             (SELECT max(rev) FROM ${this.#s}.schemas WHERE tenant = $1 AND rev <= $2)`,
-          [pk, horizon],
-        );
-        return {
-          relationships: (ended.rowCount ?? 0) + (expired.rowCount ?? 0),
-          revisions: revisions.rowCount ?? 0,
-          schemas: schemas.rowCount ?? 0,
-        };
-      });
-      total.tenants++;
-      total.relationships += counts.relationships;
-      total.revisions += counts.revisions;
-      total.schemas += counts.schemas;
-    }
-    this.#optimized.clear();
-    return total;
+    const result = await this.#collector.gc(olderThanMs);
+    this.#changelog.forgetOptimizedRevisions();
+    return result;
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#notifier.close();
-    const listener = this.#listener;
-    this.#listener = undefined;
-    if (listener !== undefined) {
-      await listener.then((client) => client.end()).catch(() => undefined);
-    }
-    try {
-      await this.#pool.end();
-    } catch (err) {
-      throw wrapPostgresError(err, "close");
-    }
+    if (this.#db.closed) return;
+    // The connection refuses new calls at once; pending waits fail with UNAVAILABLE.
+    await Promise.all([this.#db.close(), this.#changelog.close()]);
   }
 }

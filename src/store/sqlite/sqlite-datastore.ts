@@ -7,55 +7,16 @@
 import type { Clock, Relationship, Revision, TenantId } from "../../core/index.js";
 import { ELLIPSIS, relationshipKey, TrellisError } from "../../core/index.js";
 import {
-  type ApiKeyRow,
-  apiKeyExists,
-  apiKeyValues,
-  checkApiKeyId,
-  checkDate,
-  checkNewApiKey,
-  rowToApiKey,
-} from "../api-key-records.js";
-import {
-  checkChangelogReadable,
-  checkDuration,
   checkPositiveInteger,
   checkReadable,
   checkRevision,
   checkTenantId,
-  datastoreClosed,
   tenantExists,
   tenantNotFound,
 } from "../argument-checks.js";
-import {
-  assembleChanges,
-  type ChangeRow,
-  type CommitTimeRow,
-  revisionSpan,
-  rowToChange,
-  withCommitTimes,
-} from "../assemble-changes.js";
-import { ChangeNotifier } from "../change-notifier.js";
-import type {
-  ApiKeyRecord,
-  BulkImportOptions,
-  BulkImportResult,
-  ChangeEvent,
-  Datastore,
-  DatastoreCapabilities,
-  DeleteByFilterOptions,
-  DeleteByFilterResult,
-  GcResult,
-  Mutation,
-  PageOptions,
-  Precondition,
-  RelationshipFilter,
-  RelationshipPage,
-  ResourceRelationQuery,
-  StoredSchema,
-  SubjectRelationQuery,
-  WaitForChangesOptions,
-  WriteSchemaOptions,
-} from "../datastore.js";
+import type { ChangeEvent, WaitForChangesOptions } from "../changelog.js";
+import type { ApiKeyRecord } from "../credential-store.js";
+import type { Datastore, DatastoreCapabilities } from "../datastore.js";
 import {
   checkImportBatch,
   checkImportBatchSize,
@@ -64,7 +25,6 @@ import {
   importBatches,
   repeatedLine,
 } from "../import-batches.js";
-import { OptimizedRevisionCache } from "../optimized-revision-cache.js";
 import { decodeCursor, encodeCursor, keysetTail } from "../read-cursor.js";
 import {
   FILTER_COLUMNS,
@@ -73,6 +33,23 @@ import {
   resourceQueryFilter,
   subjectQueryFilter,
 } from "../relationship-filter.js";
+import type {
+  PageOptions,
+  RelationshipFilter,
+  RelationshipPage,
+  ResourceRelationQuery,
+  SubjectRelationQuery,
+} from "../relationship-reader.js";
+import type {
+  BulkImportOptions,
+  BulkImportResult,
+  DeleteByFilterOptions,
+  DeleteByFilterResult,
+  Mutation,
+  Precondition,
+} from "../relationship-writer.js";
+import type { StoredSchema, WriteSchemaOptions } from "../schema-store.js";
+import type { GcResult } from "../store-maintenance.js";
 import {
   IDENTITY_COLUMNS,
   type IdentityKey,
@@ -94,28 +71,14 @@ import {
   preconditionFailed,
   schemaWouldOrphan,
 } from "../write-errors.js";
-import type {
-  SqliteDatabase,
-  SqliteStatement,
-  SqliteTransaction,
-  SqliteValue,
-} from "./sqlite-driver.js";
-import { isBusy, isUniqueViolation, wrapSqliteError } from "./sqlite-errors.js";
-import { migrateSqlite } from "./sqlite-migrations.js";
+import { SqliteChangelog } from "./sqlite-changelog.js";
+import { type Params, SqliteConnection, type SqliteDatastoreOptions } from "./sqlite-connection.js";
+import { SqliteCredentialStore } from "./sqlite-credential-store.js";
+import type { SqliteDatabase, SqliteStatement } from "./sqlite-driver.js";
+import { isUniqueViolation } from "./sqlite-errors.js";
+import { SqliteGarbageCollector } from "./sqlite-garbage-collector.js";
 
-export interface SqliteDatastoreOptions {
-  readonly clock: Clock;
-  readonly synchronous: "NORMAL" | "FULL";
-  readonly busyRetries: number;
-  readonly watchPollIntervalMs: number;
-  readonly exportPageSize: number;
-}
-
-interface TenantRow {
-  pk: number;
-  head_rev: number;
-  gc_rev: number;
-}
+export type { SqliteDatastoreOptions } from "./sqlite-connection.js";
 
 interface LiveRow {
   id: number;
@@ -123,8 +86,6 @@ interface LiveRow {
   created_rev: number;
   created_seq: number;
 }
-
-type Params = Record<string, SqliteValue>;
 
 const STABLE_ORDER = `ORDER BY ${IDENTITY_COLUMNS}`;
 const LIVE_AT = "deleted_rev IS NULL AND created_rev <= @rev";
@@ -198,79 +159,29 @@ function afterCursor(
   return `(${columns.join(", ")}) > (${values.map((_, i) => `@c${i}`).join(", ")})`;
 }
 
-const CHANGE_COLUMNS = `rev, seq, op, ${TUPLE_COLUMNS}`;
-
-const API_KEY_SELECT = `SELECT k.id, t.id AS tenant_id, k.secret_hash, k.scopes, k.description, k.created_at, k.expires_at, k.revoked_at
-  FROM api_keys k JOIN tenants t ON t.pk = k.tenant`;
-
+/**
+ * The SQLite engine: tenants, snapshot reads, writes and schemas here; API keys, the changelog
+ * and gc in their own modules over the same connection.
+ */
 export class SqliteDatastore implements Datastore {
   readonly capabilities: DatastoreCapabilities = { concurrentWriters: false, listenNotify: false };
 
-  readonly #db: SqliteDatabase;
-  readonly #options: SqliteDatastoreOptions;
+  readonly #db: SqliteConnection;
   readonly #clock: Clock;
-  readonly #notifier: ChangeNotifier;
-  readonly #optimized: OptimizedRevisionCache;
-  readonly #statements = new Map<string, SqliteStatement<unknown>>();
-  readonly #shapes = new Map<string, SqliteStatement<unknown>>();
-  readonly #tenantPks = new Map<string, number>();
-  /** One transaction wrapper reused for every call (making one per call costs more). */
-  readonly #transaction: SqliteTransaction<unknown>;
-  #body: (() => unknown) | undefined;
-  #closed = false;
+  readonly #credentials: SqliteCredentialStore;
+  readonly #changelog: SqliteChangelog;
+  readonly #collector: SqliteGarbageCollector;
 
   /** Takes ownership of `db`: configures it, migrates it and closes it on `close()`. */
   constructor(db: SqliteDatabase, options: SqliteDatastoreOptions) {
-    this.#db = db;
-    this.#options = options;
+    this.#db = new SqliteConnection(db, options);
     this.#clock = options.clock;
-    try {
-      // Takes effect only on a new file: 32 KiB pages make the B-trees shallower, which speeds
-      // the random index inserts of big imports by about a third.
-      db.pragma("page_size = 32768");
-      // WAL lets readers (in other processes too) proceed while one writer commits.
-      db.pragma("journal_mode = WAL");
-      db.pragma(`synchronous = ${options.synchronous}`);
-      // A larger page cache keeps the indexes of big imports in memory; 64 MiB bounds it.
-      db.pragma("cache_size = -65536");
-      db.pragma("temp_store = MEMORY");
-      migrateSqlite(db, this.#clock.now());
-    } catch (err) {
-      db.close();
-      throw wrapSqliteError(err, "opening the database");
-    }
-    this.#transaction = db.transaction(() => this.#body!());
-    this.#notifier = new ChangeNotifier({
-      readHead: (tenant) => this.headRevision(tenant),
-      pollIntervalMs: options.watchPollIntervalMs,
-    });
-    this.#optimized = new OptimizedRevisionCache(this.#clock, {
-      head: (tenant) => this.headRevision(tenant),
-      headAt: (tenant, instant) => this.#headAt(tenant, instant),
-    });
+    this.#credentials = new SqliteCredentialStore(this.#db);
+    this.#changelog = new SqliteChangelog(this.#db, (tenant) => this.headRevision(tenant));
+    this.#collector = new SqliteGarbageCollector(this.#db);
   }
 
   // ---- plumbing -------------------------------------------------------------------------
-
-  /** A statement cached under a short key, so hot reads neither build nor hash their SQL. */
-  #shaped<Row>(key: string, build: () => string): SqliteStatement<Row> {
-    let stmt = this.#shapes.get(key);
-    if (stmt === undefined) {
-      stmt = this.#db.prepare(build());
-      this.#shapes.set(key, stmt);
-    }
-    return stmt as SqliteStatement<Row>;
-  }
-
-  /** The tenant's row id; tenants are never removed, so it is cached for good. */
-  #tenantPk(tenant: string): number {
-    let pk = this.#tenantPks.get(tenant);
-    if (pk === undefined) {
-      pk = this.#tenant(tenant).pk;
-      this.#tenantPks.set(tenant, pk);
-    }
-    return pk;
-  }
 
   /**
    * Runs a snapshot statement built by `snapshotSql` and returns its tuple rows, after checking
@@ -301,7 +212,7 @@ export class SqliteDatastore implements Datastore {
     filter: NormalizedFilter,
   ): Relationship[] {
     const params = filterParams(filter, {
-      tenant: this.#tenantPk(tenant),
+      tenant: this.#db.tenantPk(tenant),
       rev: revision,
       now: this.#clock.now(),
     });
@@ -311,85 +222,15 @@ export class SqliteDatastore implements Datastore {
     return out;
   }
 
-  #stmt<Row>(sql: string): SqliteStatement<Row> {
-    let stmt = this.#statements.get(sql);
-    if (stmt === undefined) {
-      stmt = this.#db.prepare(sql);
-      this.#statements.set(sql, stmt);
-    }
-    return stmt as SqliteStatement<Row>;
-  }
-
-  /**
-   * Runs `fn` with the bounded busy retry: the driver already waited the busy timeout inside
-   * the call, so a retry only helps against a writer that holds the lock a little longer.
-   */
-  async #run<T>(action: string, fn: () => T): Promise<T> {
-    if (this.#closed) throw datastoreClosed();
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return fn();
-      } catch (err) {
-        if (isBusy(err) && attempt < this.#options.busyRetries && !this.#closed) {
-          await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));
-          continue;
-        }
-        throw wrapSqliteError(err, action);
-      }
-    }
-  }
-
-  /** Reads inside one deferred transaction, so every statement sees the same snapshot. */
-  #read<T>(action: string, fn: () => T): Promise<T> {
-    return this.#run(action, () => {
-      this.#body = fn;
-      return this.#transaction.deferred() as T;
-    });
-  }
-
-  /** Writes inside BEGIN IMMEDIATE: the lock is taken before the first read of the head. */
-  #write<T>(action: string, fn: () => T): Promise<T> {
-    return this.#run(action, () => {
-      this.#body = fn;
-      return this.#transaction.immediate() as T;
-    });
-  }
-
-  #tenant(tenant: string): TenantRow {
-    const row = this.#stmt<TenantRow>("SELECT pk, head_rev, gc_rev FROM tenants WHERE id = ?").get(
-      tenant,
-    );
-    if (row === undefined) throw tenantNotFound(tenant);
-    return row;
-  }
-
-  #readableTenant(tenant: string, revision: Revision): TenantRow {
-    const row = this.#tenant(tenant);
-    checkReadable(revision, row.head_rev, row.gc_rev);
-    return row;
-  }
-
-  #commitRevision(tenant: TenantRow, revision: Revision): void {
-    this.#stmt("INSERT INTO revisions (tenant, rev, committed_at) VALUES (?, ?, ?)").run(
-      tenant.pk,
-      revision,
-      this.#clock.now(),
-    );
-    this.#stmt("UPDATE tenants SET head_rev = ? WHERE pk = ?").run(revision, tenant.pk);
-  }
-
-  #afterCommit(tenant: string, revision: Revision): Revision {
-    this.#notifier.notify(tenant, revision);
-    return revision;
-  }
-
-  // ---- tenants and revisions --------------------------------------------------------------
+  // ---- tenants ----------------------------------------------------------------------------
 
   async createTenant(id: TenantId): Promise<void> {
     checkTenantId(id, "id");
-    return this.#write("createTenant", () => {
+    return this.#db.write("createTenant", () => {
       try {
-        this.#stmt("INSERT INTO tenants (id, created_at) VALUES (?, ?)").run(id, this.#clock.now());
+        this.#db
+          .stmt("INSERT INTO tenants (id, created_at) VALUES (?, ?)")
+          .run(id, this.#clock.now());
       } catch (err) {
         if (isUniqueViolation(err)) throw tenantExists(id);
         throw err;
@@ -398,84 +239,52 @@ export class SqliteDatastore implements Datastore {
   }
 
   async listTenants(): Promise<TenantId[]> {
-    return this.#run("listTenants", () =>
-      this.#stmt<{ id: string }>("SELECT id FROM tenants ORDER BY id")
+    return this.#db.run("listTenants", () =>
+      this.#db
+        .stmt<{ id: string }>("SELECT id FROM tenants ORDER BY id")
         .all()
         .map((row) => row.id),
     );
   }
 
-  // ---- API keys ---------------------------------------------------------------------------
+  // ---- API keys (sqlite-credential-store.ts) ----------------------------------------------
 
-  async createApiKey(record: ApiKeyRecord): Promise<void> {
-    checkTenantId(record.tenant);
-    checkNewApiKey(record);
-    return this.#write("createApiKey", () => {
-      const t = this.#tenant(record.tenant);
-      try {
-        this.#stmt(
-          "INSERT INTO api_keys (id, tenant, secret_hash, scopes, description, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        ).run(record.id, t.pk, ...apiKeyValues(record));
-      } catch (err) {
-        if (isUniqueViolation(err)) throw apiKeyExists(record.id);
-        throw err;
-      }
-    });
+  createApiKey(record: ApiKeyRecord): Promise<void> {
+    return this.#credentials.createApiKey(record);
   }
 
-  async getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
-    checkApiKeyId(id);
-    return this.#run("getApiKey", () => {
-      const row = this.#stmt<ApiKeyRow>(`${API_KEY_SELECT} WHERE k.id = ?`).get(id);
-      return row === undefined ? undefined : rowToApiKey(row);
-    });
+  getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    return this.#credentials.getApiKey(id);
   }
 
-  async listApiKeys(tenant: TenantId): Promise<ApiKeyRecord[]> {
-    checkTenantId(tenant);
-    return this.#read("listApiKeys", () => {
-      const t = this.#tenant(tenant);
-      return this.#stmt<ApiKeyRow>(
-        `${API_KEY_SELECT} WHERE k.tenant = ? ORDER BY k.created_at DESC, k.id`,
-      )
-        .all(t.pk)
-        .map(rowToApiKey);
-    });
+  listApiKeys(tenant: TenantId): Promise<ApiKeyRecord[]> {
+    return this.#credentials.listApiKeys(tenant);
   }
 
-  async revokeApiKey(id: string, at: Date): Promise<ApiKeyRecord | undefined> {
-    checkApiKeyId(id);
-    checkDate(at, "at");
-    return this.#write("revokeApiKey", () => {
-      this.#stmt("UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?").run(
-        at.getTime(),
-        id,
-      );
-      const row = this.#stmt<ApiKeyRow>(`${API_KEY_SELECT} WHERE k.id = ?`).get(id);
-      return row === undefined ? undefined : rowToApiKey(row);
-    });
+  revokeApiKey(id: string, at: Date): Promise<ApiKeyRecord | undefined> {
+    return this.#credentials.revokeApiKey(id, at);
   }
 
-  async headRevision(tenant: TenantId): Promise<Revision> {
-    checkTenantId(tenant);
-    return this.#run("headRevision", () => this.#tenant(tenant).head_rev);
+  // ---- revisions and changelog (sqlite-changelog.ts) --------------------------------------
+
+  headRevision(tenant: TenantId): Promise<Revision> {
+    return this.#changelog.headRevision(tenant);
   }
 
-  async optimizedRevision(tenant: TenantId, maxStalenessMs: number): Promise<Revision> {
-    checkTenantId(tenant);
-    checkDuration(maxStalenessMs, "maxStalenessMs");
-    if (this.#closed) throw datastoreClosed();
-    return this.#optimized.get(tenant, maxStalenessMs);
+  optimizedRevision(tenant: TenantId, maxStalenessMs: number): Promise<Revision> {
+    return this.#changelog.optimizedRevision(tenant, maxStalenessMs);
   }
 
-  #headAt(tenant: string, instant: number): Promise<Revision> {
-    return this.#read("optimizedRevision", () => {
-      const row = this.#tenant(tenant);
-      const found = this.#stmt<{ rev: number }>(
-        "SELECT rev FROM revisions WHERE tenant = ? AND committed_at <= ? ORDER BY rev DESC LIMIT 1",
-      ).get(row.pk, instant);
-      return Math.max(found?.rev ?? 0, row.gc_rev);
-    });
+  changesSince(tenant: TenantId, afterRevision: Revision, limit: number): Promise<ChangeEvent[]> {
+    return this.#changelog.changesSince(tenant, afterRevision, limit);
+  }
+
+  waitForChanges(
+    tenant: TenantId,
+    afterRevision: Revision,
+    options?: WaitForChangesOptions,
+  ): Promise<Revision> {
+    return this.#changelog.waitForChanges(tenant, afterRevision, options);
   }
 
   // ---- snapshot reads ---------------------------------------------------------------------
@@ -488,8 +297,8 @@ export class SqliteDatastore implements Datastore {
     checkTenantId(tenant);
     checkRevision(revision);
     const filter = resourceQueryFilter(query);
-    return this.#run("readByResource", () => {
-      const stmt = this.#shaped<SnapshotRow>("resource", () =>
+    return this.#db.run("readByResource", () => {
+      const stmt = this.#db.shaped<SnapshotRow>("resource", () =>
         snapshotSql(filterWhere(filter), "subject_type, subject_id, subject_relation", false),
       );
       return this.#pointRead(tenant, revision, stmt, filter);
@@ -504,9 +313,9 @@ export class SqliteDatastore implements Datastore {
     checkTenantId(tenant);
     checkRevision(revision);
     const filter = subjectQueryFilter(query);
-    return this.#run("readBySubject", () => {
+    return this.#db.run("readBySubject", () => {
       // One scan of the reverse index covers live and ended rows alike.
-      const stmt = this.#shaped<SnapshotRow>(
+      const stmt = this.#db.shaped<SnapshotRow>(
         "subject",
         () => `${TENANT_BRANCH}
           UNION ALL
@@ -530,7 +339,7 @@ export class SqliteDatastore implements Datastore {
     const normalized = normalizeFilter(filter);
     checkPositiveInteger(page?.limit, "limit");
     const after = page.cursor === undefined ? undefined : decodeCursor(normalized, page.cursor);
-    return this.#run("readByFilter", () => {
+    return this.#db.run("readByFilter", () => {
       const rows = this.#page(tenant, revision, normalized, after, page.limit + 1);
       const relationships = rows.slice(0, page.limit).map(rowToRelationship);
       if (rows.length <= page.limit) return { relationships };
@@ -551,7 +360,7 @@ export class SqliteDatastore implements Datastore {
     limit: number,
   ): TupleRow[] {
     const params = filterParams(filter, {
-      tenant: this.#tenantPk(tenant),
+      tenant: this.#db.tenantPk(tenant),
       rev: revision,
       now: this.#clock.now(),
       limit: limit + 1,
@@ -560,7 +369,7 @@ export class SqliteDatastore implements Datastore {
     let shape = after === undefined ? "page" : "page-after";
     for (const [field] of FILTER_COLUMNS) shape += filter?.[field] === undefined ? "-" : "+";
     const cursorSql = after === undefined ? "" : ` AND ${afterCursor(filter, after, params)}`;
-    const stmt = this.#shaped<SnapshotRow>(shape, () =>
+    const stmt = this.#db.shaped<SnapshotRow>(shape, () =>
       snapshotSql(filterWhere(filter) + cursorSql, IDENTITY_COLUMNS, true),
     );
     return this.#snapshot(tenant, revision, stmt, params).slice(1);
@@ -569,10 +378,10 @@ export class SqliteDatastore implements Datastore {
   async *export(tenant: TenantId, revision: Revision): AsyncIterable<Relationship> {
     checkTenantId(tenant);
     checkRevision(revision);
-    const pageSize = this.#options.exportPageSize;
+    const pageSize = this.#db.options.exportPageSize;
     let after: IdentityKey | undefined;
     for (;;) {
-      const rows = await this.#run("export", () =>
+      const rows = await this.#db.run("export", () =>
         this.#page(tenant, revision, undefined, after, pageSize),
       );
       for (const row of rows) yield rowToRelationship(row);
@@ -595,7 +404,7 @@ export class SqliteDatastore implements Datastore {
     const sql = `SELECT count(*) AS n FROM (SELECT 1 FROM relationships INDEXED BY relationships_live
       WHERE ${filterWhere(filter)} AND ${PRESENT} LIMIT @limit)`;
     const params = filterParams(filter, { tenant: tenantPk, now, limit });
-    return this.#stmt<{ n: number }>(sql).get(params)!.n;
+    return this.#db.stmt<{ n: number }>(sql).get(params)!.n;
   }
 
   #checkPreconditions(tenantPk: number, preconditions: CheckedPrecondition[], now: number): void {
@@ -606,24 +415,26 @@ export class SqliteDatastore implements Datastore {
   }
 
   #findLive(tenantPk: number, rel: Relationship): LiveRow | undefined {
-    return this.#stmt<LiveRow>(
-      `SELECT id, expires_at, created_rev, created_seq FROM relationships INDEXED BY relationships_live
+    return this.#db
+      .stmt<LiveRow>(
+        `SELECT id, expires_at, created_rev, created_seq FROM relationships INDEXED BY relationships_live
        WHERE tenant = ? AND (${IDENTITY_COLUMNS}) = (?, ?, ?, ?, ?, ?) AND deleted_rev IS NULL`,
-    ).get(tenantPk, ...identityKey(rel));
+      )
+      .get(tenantPk, ...identityKey(rel));
   }
 
   #end(rowId: number, revision: Revision, seq: number | null): void {
-    this.#stmt("UPDATE relationships SET deleted_rev = ?, deleted_seq = ? WHERE id = ?").run(
-      revision,
-      seq,
-      rowId,
-    );
+    this.#db
+      .stmt("UPDATE relationships SET deleted_rev = ?, deleted_seq = ? WHERE id = ?")
+      .run(revision, seq, rowId);
   }
 
   #insert(tenantPk: number, rel: Relationship, revision: Revision, seq: number): void {
-    this.#stmt(
-      `INSERT INTO relationships (tenant, ${TUPLE_COLUMNS}, created_rev, created_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(tenantPk, ...tupleValues(rel), revision, seq);
+    this.#db
+      .stmt(
+        `INSERT INTO relationships (tenant, ${TUPLE_COLUMNS}, created_rev, created_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(tenantPk, ...tupleValues(rel), revision, seq);
   }
 
   async write(
@@ -633,8 +444,8 @@ export class SqliteDatastore implements Datastore {
   ): Promise<Revision> {
     checkTenantId(tenant);
     const checked = validateWrite(mutations, preconditions);
-    const revision = await this.#write("write", () => {
-      const t = this.#tenant(tenant);
+    const revision = await this.#db.write("write", () => {
+      const t = this.#db.tenant(tenant);
       const now = this.#clock.now();
       const rev = t.head_rev + 1;
       this.#checkPreconditions(t.pk, checked, now);
@@ -657,10 +468,10 @@ export class SqliteDatastore implements Datastore {
             break;
         }
       });
-      this.#commitRevision(t, rev);
+      this.#db.commitRevision(t, rev);
       return rev;
     });
-    return this.#afterCommit(tenant, revision);
+    return this.#changelog.committed(tenant, revision);
   }
 
   async deleteByFilter(
@@ -679,8 +490,8 @@ export class SqliteDatastore implements Datastore {
       FROM (SELECT id, row_number() OVER (${STABLE_ORDER}) - 1 AS seq
             FROM relationships INDEXED BY relationships_live WHERE ${where} ${STABLE_ORDER} LIMIT @limit) AS victims
       WHERE relationships.id = victims.id`;
-    const result = await this.#write("deleteByFilter", () => {
-      const t = this.#tenant(tenant);
+    const result = await this.#db.write("deleteByFilter", () => {
+      const t = this.#db.tenant(tenant);
       const now = this.#clock.now();
       const rev = t.head_rev + 1;
       this.#checkPreconditions(t.pk, preconditions, now);
@@ -690,11 +501,11 @@ export class SqliteDatastore implements Datastore {
         partial = true;
       }
       const params = filterParams(normalized, { tenant: t.pk, now, rev, limit: limit ?? -1 });
-      const deleted = this.#stmt(update).run(params).changes;
-      this.#commitRevision(t, rev);
+      const deleted = this.#db.stmt(update).run(params).changes;
+      this.#db.commitRevision(t, rev);
       return { revision: rev, deleted, partial };
     });
-    this.#afterCommit(tenant, result.revision);
+    this.#changelog.committed(tenant, result.revision);
     return result;
   }
 
@@ -711,7 +522,7 @@ export class SqliteDatastore implements Datastore {
     for await (const batch of importBatches(source, batchSize)) {
       try {
         checkImportBatch(batch);
-        revision = await this.#write("bulkImport", () => this.#importBatch(tenant, batch));
+        revision = await this.#db.write("bulkImport", () => this.#importBatch(tenant, batch));
       } catch (err) {
         if (err instanceof TrellisError && err.code !== "UNAVAILABLE" && err.code !== "INTERNAL") {
           const last = batch.firstLine + batch.relationships.length - 1;
@@ -720,17 +531,17 @@ export class SqliteDatastore implements Datastore {
         throw err;
       }
       imported += batch.relationships.length;
-      this.#afterCommit(tenant, revision);
+      this.#changelog.committed(tenant, revision);
       options.onProgress?.({ batch: batch.number, imported, revision });
     }
     return { revision, imported };
   }
 
   #importBatch(tenant: string, batch: ImportBatch): Revision {
-    const t = this.#tenant(tenant);
+    const t = this.#db.tenant(tenant);
     const rev = t.head_rev + 1;
     const now = this.#clock.now();
-    const insert = this.#stmt(
+    const insert = this.#db.stmt(
       `INSERT INTO relationships (tenant, ${TUPLE_COLUMNS}, created_rev, created_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const rels = batch.relationships;
@@ -769,7 +580,7 @@ export class SqliteDatastore implements Datastore {
         insert.run(t.pk, ...tupleValues(rel), rev, seq);
       }
     }
-    this.#commitRevision(t, rev);
+    this.#db.commitRevision(t, rev);
     return rev;
   }
 
@@ -789,162 +600,48 @@ export class SqliteDatastore implements Datastore {
     const guards = (options.refuseIfAnyMatch ?? []).map((filter, i) =>
       normalizeFilter(filter, `refuseIfAnyMatch[${i}]`),
     );
-    const revision = await this.#write("writeSchema", () => {
-      const t = this.#tenant(tenant);
+    const revision = await this.#db.write("writeSchema", () => {
+      const t = this.#db.tenant(tenant);
       const now = this.#clock.now();
       const matches = guards
         .map((filter) => ({ filter, count: this.#present(t.pk, filter, now, -1) }))
         .filter((match) => match.count > 0);
       if (matches.length > 0) throw schemaWouldOrphan(matches);
       const rev = t.head_rev + 1;
-      this.#stmt("INSERT INTO schemas (tenant, rev, text) VALUES (?, ?, ?)").run(t.pk, rev, text);
-      this.#commitRevision(t, rev);
+      this.#db
+        .stmt("INSERT INTO schemas (tenant, rev, text) VALUES (?, ?, ?)")
+        .run(t.pk, rev, text);
+      this.#db.commitRevision(t, rev);
       return rev;
     });
-    return this.#afterCommit(tenant, revision);
+    return this.#changelog.committed(tenant, revision);
   }
 
   async readSchema(tenant: TenantId, revision: Revision): Promise<StoredSchema | undefined> {
     checkTenantId(tenant);
     checkRevision(revision);
-    return this.#read("readSchema", () => {
-      const t = this.#readableTenant(tenant, revision);
-      const row = this.#stmt<{ rev: number; text: string }>(
-        "SELECT rev, text FROM schemas WHERE tenant = ? AND rev <= ? ORDER BY rev DESC LIMIT 1",
-      ).get(t.pk, revision);
+    return this.#db.read("readSchema", () => {
+      const t = this.#db.readableTenant(tenant, revision);
+      const row = this.#db
+        .stmt<{ rev: number; text: string }>(
+          "SELECT rev, text FROM schemas WHERE tenant = ? AND rev <= ? ORDER BY rev DESC LIMIT 1",
+        )
+        .get(t.pk, revision);
       return row === undefined ? undefined : { text: row.text, revision: row.rev };
     });
   }
 
-  // ---- changelog --------------------------------------------------------------------------
-
-  async changesSince(
-    tenant: TenantId,
-    afterRevision: Revision,
-    limit: number,
-  ): Promise<ChangeEvent[]> {
-    checkTenantId(tenant);
-    checkRevision(afterRevision, "afterRevision");
-    checkPositiveInteger(limit, "limit");
-    // Each branch walks its changelog index in (rev, seq) order and SQLite merges them.
-    const changes = `SELECT created_rev AS rev, created_seq AS seq, 'TOUCH' AS op, ${TUPLE_COLUMNS}
-        FROM relationships INDEXED BY relationships_created
-        WHERE tenant = @tenant AND created_rev > @after
-      UNION ALL
-      SELECT deleted_rev AS rev, deleted_seq AS seq, 'DELETE' AS op, ${TUPLE_COLUMNS}
-        FROM relationships INDEXED BY relationships_deleted
-        WHERE tenant = @tenant AND deleted_rev > @after AND deleted_seq IS NOT NULL
-      ORDER BY rev, seq LIMIT @limit`;
-    const rest = `SELECT ${CHANGE_COLUMNS} FROM (
-        SELECT created_rev AS rev, created_seq AS seq, 'TOUCH' AS op, ${TUPLE_COLUMNS}
-          FROM relationships INDEXED BY relationships_created
-          WHERE tenant = @tenant AND created_rev = @rev AND created_seq > @seq
-        UNION ALL
-        SELECT deleted_rev AS rev, deleted_seq AS seq, 'DELETE' AS op, ${TUPLE_COLUMNS}
-          FROM relationships INDEXED BY relationships_deleted
-          WHERE tenant = @tenant AND deleted_rev = @rev AND deleted_seq > @seq)
-      ORDER BY seq`;
-    return this.#read("changesSince", () => {
-      const t = this.#tenant(tenant);
-      checkChangelogReadable(afterRevision, t.head_rev, t.gc_rev);
-      const rows = this.#stmt<ChangeRow>(changes).all({
-        tenant: t.pk,
-        after: afterRevision,
-        limit,
-      });
-      const schemas = this.#stmt<{ rev: number; text: string }>(
-        "SELECT rev, text FROM schemas WHERE tenant = ? AND rev > ? ORDER BY rev LIMIT ?",
-      ).all(t.pk, afterRevision, limit);
-      const { events, completeAfter } = assembleChanges(rows, schemas, limit);
-      if (completeAfter !== undefined) {
-        const more = this.#stmt<ChangeRow>(rest).all({
-          tenant: t.pk,
-          rev: completeAfter.rev,
-          seq: completeAfter.seq,
-        });
-        for (const row of more) events.push(rowToChange(row));
-      }
-      const span = revisionSpan(events);
-      if (span === undefined) return [];
-      const times = this.#stmt<CommitTimeRow>(
-        "SELECT rev, committed_at FROM revisions WHERE tenant = ? AND rev BETWEEN ? AND ?",
-      ).all(t.pk, span.first, span.last);
-      return withCommitTimes(events, times);
-    });
-  }
-
-  async waitForChanges(
-    tenant: TenantId,
-    afterRevision: Revision,
-    options: WaitForChangesOptions = {},
-  ): Promise<Revision> {
-    checkTenantId(tenant);
-    checkRevision(afterRevision, "afterRevision");
-    if (options.timeoutMs !== undefined) checkDuration(options.timeoutMs, "timeoutMs");
-    return this.#notifier.wait(tenant, afterRevision, options);
-  }
-
-  // ---- gc and close -----------------------------------------------------------------------
+  // ---- gc and close (sqlite-garbage-collector.ts) ----------------------------------------
 
   async gc(olderThanMs: number): Promise<GcResult> {
-    checkDuration(olderThanMs, "olderThanMs");
-    const tenants = await this.#run("gc", () =>
-      this.#stmt<{ id: string }>("SELECT id FROM tenants ORDER BY id").all(),
-    );
-    const total = { tenants: 0, relationships: 0, revisions: 0, schemas: 0 };
-    for (const { id } of tenants) {
-      const counts = await this.#write("gc", () => this.#gcTenant(id, olderThanMs));
-      if (counts === undefined) continue;
-      total.tenants++;
-      total.relationships += counts.relationships;
-      total.revisions += counts.revisions;
-      total.schemas += counts.schemas;
-    }
-    this.#optimized.clear();
-    return total;
-  }
-
-  #gcTenant(
-    tenant: string,
-    olderThanMs: number,
-  ): { relationships: number; revisions: number; schemas: number } | undefined {
-    const t = this.#tenant(tenant);
-    const now = this.#clock.now();
-    const horizon = this.#stmt<{ rev: number }>(
-      "SELECT rev FROM revisions WHERE tenant = ? AND committed_at < ? ORDER BY rev DESC LIMIT 1",
-    ).get(t.pk, now - olderThanMs)?.rev;
-    if (horizon === undefined || horizon <= t.gc_rev) return undefined;
-    this.#stmt("UPDATE tenants SET gc_rev = ? WHERE pk = ?").run(horizon, t.pk);
-    const ended = this.#stmt(
-      "DELETE FROM relationships INDEXED BY relationships_deleted WHERE tenant = ? AND deleted_rev <= ?",
-    ).run(t.pk, horizon).changes;
-    // Expired rows are invisible at every revision from now on; those created at or before
-    // the horizon carry no changelog entry a follower could still need.
-    const expired = this.#stmt(
-      `DELETE FROM relationships INDEXED BY relationships_expiring
-       WHERE tenant = ? AND expires_at <= ? AND deleted_rev IS NULL AND created_rev <= ?`,
-    ).run(t.pk, now, horizon).changes;
-    const revisions = this.#stmt("DELETE FROM revisions WHERE tenant = ? AND rev < ?").run(
-      t.pk,
-      horizon,
-    ).changes;
-    const schemas = this.#stmt(
-      `DELETE FROM schemas WHERE tenant = @tenant AND rev <
-        (SELECT max(rev) FROM schemas WHERE tenant = @tenant AND rev <= @horizon)`,
-    ).run({ tenant: t.pk, horizon }).changes;
-    return { relationships: ended + expired, revisions, schemas };
+    const result = await this.#collector.gc(olderThanMs);
+    this.#changelog.forgetOptimizedRevisions();
+    return result;
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#notifier.close();
-    this.#statements.clear();
-    this.#shapes.clear();
-    try {
-      this.#db.close();
-    } catch (err) {
-      throw wrapSqliteError(err, "close");
-    }
+    if (this.#db.closed) return;
+    this.#changelog.close();
+    this.#db.close();
   }
 }
