@@ -68,7 +68,9 @@ export interface BulkImportResult {
 
 /**
  * Atomic writes of tuples, each committed as one new revision of the tenant (a bulk import:
- * one per batch). The common rules of `Datastore` (datastore.ts) apply.
+ * one per batch). The common rules of `Datastore` (datastore.ts) apply. Which rows a write
+ * inserts and ends, and which errors it raises, is decided by the engine-independent write
+ * planner (`write-planner.ts`); the engines only read what it needs and carry out its plan.
  */
 export interface RelationshipWriter {
   /**

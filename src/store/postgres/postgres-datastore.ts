@@ -21,7 +21,6 @@ import type { Datastore, DatastoreCapabilities } from "../datastore.js";
 import {
   checkImportBatch,
   checkImportBatchSize,
-  checkImportRepeats,
   DEFAULT_IMPORT_BATCH,
   type ImportBatch,
   importBatches,
@@ -65,13 +64,17 @@ import {
   validatePreconditions,
   validateWrite,
 } from "../validate-write.js";
+import { importBatchFailed } from "../write-errors.js";
 import {
-  createOfExisting,
-  deleteLimitExceeded,
-  importBatchFailed,
-  preconditionFailed,
-  schemaWouldOrphan,
-} from "../write-errors.js";
+  checkPreconditions,
+  checkSchemaGuards,
+  deleteByFilterCountBound,
+  type LiveRow,
+  planDeleteByFilter,
+  planImportBatch,
+  planWrite,
+  type WritePlan,
+} from "../write-planner.js";
 import { PostgresChangelog } from "./postgres-changelog.js";
 import {
   Params,
@@ -405,16 +408,18 @@ export class PostgresDatastore implements Datastore {
     return rows[0]!.n;
   }
 
-  async #checkPreconditions(
+  /** Whether each precondition's filter matches a present tuple at head. */
+  async #matched(
     client: pg.PoolClient,
     tenantPk: number,
-    preconditions: CheckedPrecondition[],
+    preconditions: readonly CheckedPrecondition[],
     now: number,
-  ): Promise<void> {
-    for (const [i, precondition] of preconditions.entries()) {
-      const found = (await this.#countPresent(client, tenantPk, precondition.filter, now, 1)) > 0;
-      if (found !== (precondition.op === "MUST_MATCH")) throw preconditionFailed(precondition, i);
+  ): Promise<boolean[]> {
+    const matched: boolean[] = [];
+    for (const precondition of preconditions) {
+      matched.push((await this.#countPresent(client, tenantPk, precondition.filter, now, 1)) > 0);
     }
+    return matched;
   }
 
   /** The live rows of the given tuples, by index into `rels`. */
@@ -422,7 +427,7 @@ export class PostgresDatastore implements Datastore {
     client: pg.PoolClient,
     tenantPk: number,
     rels: readonly Relationship[],
-  ): Promise<Map<number, { id: string; expiresAt: number | null }>> {
+  ): Promise<Map<number, LiveRow<string>>> {
     const keys: string[][] = [[], [], [], [], [], []];
     for (const rel of rels) {
       const key = identityKey(rel);
@@ -437,7 +442,7 @@ export class PostgresDatastore implements Datastore {
          AND r.subject_id = m.sid AND r.subject_relation = m.srel AND r.deleted_rev IS NULL`,
       [tenantPk, ...keys],
     );
-    const found = new Map<number, { id: string; expiresAt: number | null }>();
+    const found = new Map<number, LiveRow<string>>();
     for (const row of rows) {
       found.set(Number(row.ord) - 1, {
         id: row.id,
@@ -481,6 +486,28 @@ export class PostgresDatastore implements Datastore {
     );
   }
 
+  /** Carries out a plan at `revision`: ends first, then inserts, one statement each. */
+  async #apply(
+    client: pg.PoolClient,
+    tenantPk: number,
+    revision: Revision,
+    plan: WritePlan<string>,
+  ): Promise<void> {
+    await this.#end(
+      client,
+      revision,
+      plan.ends.map((end) => end.id),
+      plan.ends.map((end) => end.seq),
+    );
+    await this.#insert(
+      client,
+      tenantPk,
+      revision,
+      plan.inserts.map((insert) => insert.relationship),
+      plan.inserts.map((insert) => insert.seq),
+    );
+  }
+
   async write(
     tenant: TenantId,
     mutations: readonly Mutation[],
@@ -492,38 +519,13 @@ export class PostgresDatastore implements Datastore {
       const locked = await this.#db.lockTenant(client, tenant);
       const now = this.#clock.now();
       const rev = locked.head + 1;
-      await this.#checkPreconditions(client, locked.pk, checked, now);
+      checkPreconditions(checked, await this.#matched(client, locked.pk, checked, now));
       const live = await this.#findLive(
         client,
         locked.pk,
         mutations.map((m) => m.relationship),
       );
-      const endIds: string[] = [];
-      const endSeqs: (number | null)[] = [];
-      const inserts: Relationship[] = [];
-      const insertSeqs: number[] = [];
-      mutations.forEach((mutation, seq) => {
-        const row = live.get(seq);
-        const present = row !== undefined && (row.expiresAt === null || row.expiresAt > now);
-        if (mutation.op === "DELETE") {
-          if (present) {
-            endIds.push(row.id);
-            endSeqs.push(seq);
-          }
-          return;
-        }
-        if (mutation.op === "CREATE" && present) {
-          throw createOfExisting(mutation.relationship, `mutations[${seq}]`);
-        }
-        if (row !== undefined) {
-          endIds.push(row.id);
-          endSeqs.push(null);
-        }
-        inserts.push(mutation.relationship);
-        insertSeqs.push(seq);
-      });
-      await this.#end(client, rev, endIds, endSeqs);
-      await this.#insert(client, locked.pk, rev, inserts, insertSeqs);
+      await this.#apply(client, locked.pk, rev, planWrite(mutations, live, now));
       await this.#db.commitRevision(client, tenant, locked, rev);
       return rev;
     });
@@ -537,22 +539,21 @@ export class PostgresDatastore implements Datastore {
   ): Promise<DeleteByFilterResult> {
     checkTenantId(tenant);
     const normalized = normalizeFilter(filter);
-    const limit = options.limit;
-    if (limit !== undefined) checkPositiveInteger(limit, "limit");
+    if (options.limit !== undefined) checkPositiveInteger(options.limit, "limit");
     const preconditions = validatePreconditions(options.preconditions);
     const result = await this.#db.transaction("deleteByFilter", async (client) => {
       const locked = await this.#db.lockTenant(client, tenant);
       const now = this.#clock.now();
       const rev = locked.head + 1;
-      await this.#checkPreconditions(client, locked.pk, preconditions, now);
-      let partial = false;
-      if (
-        limit !== undefined &&
-        (await this.#countPresent(client, locked.pk, normalized, now, limit + 1)) > limit
-      ) {
-        if (options.allowPartial !== true) throw deleteLimitExceeded(normalized, limit);
-        partial = true;
-      }
+      checkPreconditions(preconditions, await this.#matched(client, locked.pk, preconditions, now));
+      const bound = deleteByFilterCountBound(options);
+      const plan = planDeleteByFilter(
+        normalized,
+        options,
+        bound === undefined
+          ? undefined
+          : await this.#countPresent(client, locked.pk, normalized, now, bound),
+      );
       const params = new Params();
       params.add(locked.pk);
       params.add(now);
@@ -562,12 +563,12 @@ export class PostgresDatastore implements Datastore {
           SELECT id, row_number() OVER (${STABLE_ORDER}) - 1 AS seq FROM ${this.#s}.relationships
           WHERE tenant = $1${filterSql(normalized, params)} AND deleted_rev IS NULL
             AND (expires_at IS NULL OR expires_at > $2)
-          ${STABLE_ORDER} LIMIT ${params.add(limit ?? null)})
+          ${STABLE_ORDER} LIMIT ${params.add(plan.limit ?? null)})
         UPDATE ${this.#s}.relationships r SET deleted_rev = $3, deleted_seq = v.seq
         FROM victims v WHERE r.id = v.id`;
       const updated = await client.query(sql, params.values);
       await this.#db.commitRevision(client, tenant, locked, rev);
-      return { revision: rev, deleted: updated.rowCount ?? 0, partial };
+      return { revision: rev, deleted: updated.rowCount ?? 0, partial: plan.partial };
     });
     this.#changelog.committed(tenant, result.revision);
     return result;
@@ -602,9 +603,10 @@ export class PostgresDatastore implements Datastore {
   }
 
   /**
-   * The fast path inserts the whole batch in one statement; the unique live index refuses a
-   * tuple that exists. Only then is the batch redone tuple by tuple against the live rows, to
-   * replace expired tuples or to name the line at fault.
+   * The fast path inserts the whole batch in one statement: the plan of a batch whose tuples
+   * have no live rows, with the unique live index standing in for the lookup. Only when it
+   * refuses a tuple is the batch planned against the live rows it meets, to replace expired
+   * tuples or to name the line at fault.
    */
   async #importBatch(tenant: string, batch: ImportBatch): Promise<Revision> {
     const rels = batch.relationships;
@@ -620,26 +622,12 @@ export class PostgresDatastore implements Datastore {
     } catch (err) {
       if (!(err instanceof TrellisError && isUniqueViolation(err.cause))) throw err;
     }
-    checkImportRepeats(batch);
     return this.#db.transaction("bulkImport", async (client) => {
       const locked = await this.#db.lockTenant(client, tenant);
       const rev = locked.head + 1;
-      const now = this.#clock.now();
       const live = await this.#findLive(client, locked.pk, rels);
-      const endIds: string[] = [];
-      for (const [i, row] of [...live.entries()].sort((a, b) => a[0] - b[0])) {
-        if (row.expiresAt === null || row.expiresAt > now) {
-          throw createOfExisting(rels[i]!, `line ${batch.firstLine + i}`);
-        }
-        endIds.push(row.id);
-      }
-      await this.#end(
-        client,
-        rev,
-        endIds,
-        endIds.map(() => null),
-      );
-      await this.#insert(client, locked.pk, rev, rels, seqs);
+      const plan = planImportBatch(batch, live, rev, this.#clock.now());
+      await this.#apply(client, locked.pk, rev, plan);
       await this.#db.commitRevision(client, tenant, locked, rev);
       return rev;
     });
@@ -666,10 +654,12 @@ export class PostgresDatastore implements Datastore {
       const now = this.#clock.now();
       const matches: { filter: NormalizedFilter; count: number }[] = [];
       for (const filter of guards) {
-        const count = await this.#countPresent(client, locked.pk, filter, now, null);
-        if (count > 0) matches.push({ filter, count });
+        matches.push({
+          filter,
+          count: await this.#countPresent(client, locked.pk, filter, now, null),
+        });
       }
-      if (matches.length > 0) throw schemaWouldOrphan(matches);
+      checkSchemaGuards(matches);
       const rev = locked.head + 1;
       await client.query(`INSERT INTO ${this.#s}.schemas (tenant, rev, text) VALUES ($1, $2, $3)`, [
         locked.pk,

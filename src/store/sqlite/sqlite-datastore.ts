@@ -5,7 +5,7 @@
  * lock (busy timeout plus a bounded retry).
  */
 import type { Clock, Relationship, Revision, TenantId } from "../../core/index.js";
-import { ELLIPSIS, relationshipKey, TrellisError } from "../../core/index.js";
+import { ELLIPSIS, TrellisError } from "../../core/index.js";
 import {
   checkPositiveInteger,
   checkReadable,
@@ -23,7 +23,6 @@ import {
   DEFAULT_IMPORT_BATCH,
   type ImportBatch,
   importBatches,
-  repeatedLine,
 } from "../import-batches.js";
 import { decodeCursor, encodeCursor, keysetTail } from "../read-cursor.js";
 import {
@@ -64,13 +63,17 @@ import {
   validatePreconditions,
   validateWrite,
 } from "../validate-write.js";
+import { importBatchFailed } from "../write-errors.js";
 import {
-  createOfExisting,
-  deleteLimitExceeded,
-  importBatchFailed,
-  preconditionFailed,
-  schemaWouldOrphan,
-} from "../write-errors.js";
+  checkPreconditions,
+  checkSchemaGuards,
+  deleteByFilterCountBound,
+  type LiveRow,
+  planDeleteByFilter,
+  planImportConflict,
+  planWrite,
+  type WritePlan,
+} from "../write-planner.js";
 import { SqliteChangelog } from "./sqlite-changelog.js";
 import { type Params, SqliteConnection, type SqliteDatastoreOptions } from "./sqlite-connection.js";
 import { SqliteCredentialStore } from "./sqlite-credential-store.js";
@@ -79,13 +82,6 @@ import { isUniqueViolation } from "./sqlite-errors.js";
 import { SqliteGarbageCollector } from "./sqlite-garbage-collector.js";
 
 export type { SqliteDatastoreOptions } from "./sqlite-connection.js";
-
-interface LiveRow {
-  id: number;
-  expires_at: number | null;
-  created_rev: number;
-  created_seq: number;
-}
 
 const STABLE_ORDER = `ORDER BY ${IDENTITY_COLUMNS}`;
 const LIVE_AT = "deleted_rev IS NULL AND created_rev <= @rev";
@@ -407,17 +403,20 @@ export class SqliteDatastore implements Datastore {
     return this.#db.stmt<{ n: number }>(sql).get(params)!.n;
   }
 
-  #checkPreconditions(tenantPk: number, preconditions: CheckedPrecondition[], now: number): void {
-    preconditions.forEach((precondition, i) => {
-      const found = this.#present(tenantPk, precondition.filter, now, 1) > 0;
-      if (found !== (precondition.op === "MUST_MATCH")) throw preconditionFailed(precondition, i);
-    });
+  /** Whether each precondition's filter matches a present tuple at head. */
+  #matched(
+    tenantPk: number,
+    preconditions: readonly CheckedPrecondition[],
+    now: number,
+  ): boolean[] {
+    return preconditions.map((p) => this.#present(tenantPk, p.filter, now, 1) > 0);
   }
 
-  #findLive(tenantPk: number, rel: Relationship): LiveRow | undefined {
+  #findLive(tenantPk: number, rel: Relationship): LiveRow<number> | undefined {
     return this.#db
-      .stmt<LiveRow>(
-        `SELECT id, expires_at, created_rev, created_seq FROM relationships INDEXED BY relationships_live
+      .stmt<LiveRow<number>>(
+        `SELECT id, expires_at AS expiresAt, created_rev AS createdRev, created_seq AS createdSeq
+       FROM relationships INDEXED BY relationships_live
        WHERE tenant = ? AND (${IDENTITY_COLUMNS}) = (?, ?, ?, ?, ?, ?) AND deleted_rev IS NULL`,
       )
       .get(tenantPk, ...identityKey(rel));
@@ -437,6 +436,14 @@ export class SqliteDatastore implements Datastore {
       .run(tenantPk, ...tupleValues(rel), revision, seq);
   }
 
+  /** Carries out a plan at `revision`: ends first, then inserts. */
+  #apply(tenantPk: number, revision: Revision, plan: WritePlan<number>): void {
+    for (const end of plan.ends) this.#end(end.id, revision, end.seq);
+    for (const insert of plan.inserts) {
+      this.#insert(tenantPk, insert.relationship, revision, insert.seq);
+    }
+  }
+
   async write(
     tenant: TenantId,
     mutations: readonly Mutation[],
@@ -448,26 +455,13 @@ export class SqliteDatastore implements Datastore {
       const t = this.#db.tenant(tenant);
       const now = this.#clock.now();
       const rev = t.head_rev + 1;
-      this.#checkPreconditions(t.pk, checked, now);
-      mutations.forEach((mutation, seq) => {
-        const rel = mutation.relationship;
-        const live = this.#findLive(t.pk, rel);
-        const present = live !== undefined && (live.expires_at === null || live.expires_at > now);
-        switch (mutation.op) {
-          case "CREATE":
-            if (present) throw createOfExisting(rel, `mutations[${seq}]`);
-            if (live !== undefined) this.#end(live.id, rev, null);
-            this.#insert(t.pk, rel, rev, seq);
-            break;
-          case "TOUCH":
-            if (live !== undefined) this.#end(live.id, rev, null);
-            this.#insert(t.pk, rel, rev, seq);
-            break;
-          case "DELETE":
-            if (present) this.#end(live.id, rev, seq);
-            break;
-        }
+      checkPreconditions(checked, this.#matched(t.pk, checked, now));
+      const live = new Map<number, LiveRow<number>>();
+      mutations.forEach((mutation, i) => {
+        const row = this.#findLive(t.pk, mutation.relationship);
+        if (row !== undefined) live.set(i, row);
       });
+      this.#apply(t.pk, rev, planWrite(mutations, live, now));
       this.#db.commitRevision(t, rev);
       return rev;
     });
@@ -481,8 +475,7 @@ export class SqliteDatastore implements Datastore {
   ): Promise<DeleteByFilterResult> {
     checkTenantId(tenant);
     const normalized = normalizeFilter(filter);
-    const limit = options.limit;
-    if (limit !== undefined) checkPositiveInteger(limit, "limit");
+    if (options.limit !== undefined) checkPositiveInteger(options.limit, "limit");
     const preconditions = validatePreconditions(options.preconditions);
     const where = `${filterWhere(normalized)} AND ${PRESENT}`;
     // One statement numbers the victims in stable order (their changelog order) and ends them.
@@ -494,16 +487,17 @@ export class SqliteDatastore implements Datastore {
       const t = this.#db.tenant(tenant);
       const now = this.#clock.now();
       const rev = t.head_rev + 1;
-      this.#checkPreconditions(t.pk, preconditions, now);
-      let partial = false;
-      if (limit !== undefined && this.#present(t.pk, normalized, now, limit + 1) > limit) {
-        if (options.allowPartial !== true) throw deleteLimitExceeded(normalized, limit);
-        partial = true;
-      }
-      const params = filterParams(normalized, { tenant: t.pk, now, rev, limit: limit ?? -1 });
+      checkPreconditions(preconditions, this.#matched(t.pk, preconditions, now));
+      const bound = deleteByFilterCountBound(options);
+      const plan = planDeleteByFilter(
+        normalized,
+        options,
+        bound === undefined ? undefined : this.#present(t.pk, normalized, now, bound),
+      );
+      const params = filterParams(normalized, { tenant: t.pk, now, rev, limit: plan.limit ?? -1 });
       const deleted = this.#db.stmt(update).run(params).changes;
       this.#db.commitRevision(t, rev);
-      return { revision: rev, deleted, partial };
+      return { revision: rev, deleted, partial: plan.partial };
     });
     this.#changelog.committed(tenant, result.revision);
     return result;
@@ -568,15 +562,8 @@ export class SqliteDatastore implements Datastore {
         if (!isUniqueViolation(err)) throw err;
         // The unique live index refused it: a repeat within this batch, an existing tuple, or
         // an expired one, which a CREATE may replace.
-        const live = this.#findLive(t.pk, rel)!;
-        const line = batch.firstLine + seq;
-        if (live.created_rev === rev) {
-          throw repeatedLine(relationshipKey(rel), line, batch.firstLine + live.created_seq);
-        }
-        if (live.expires_at === null || live.expires_at > now) {
-          throw createOfExisting(rel, `line ${line}`);
-        }
-        this.#end(live.id, rev, null);
+        const end = planImportConflict(batch, seq, this.#findLive(t.pk, rel)!, rev, now);
+        this.#end(end.id, rev, end.seq);
         insert.run(t.pk, ...tupleValues(rel), rev, seq);
       }
     }
@@ -603,10 +590,9 @@ export class SqliteDatastore implements Datastore {
     const revision = await this.#db.write("writeSchema", () => {
       const t = this.#db.tenant(tenant);
       const now = this.#clock.now();
-      const matches = guards
-        .map((filter) => ({ filter, count: this.#present(t.pk, filter, now, -1) }))
-        .filter((match) => match.count > 0);
-      if (matches.length > 0) throw schemaWouldOrphan(matches);
+      checkSchemaGuards(
+        guards.map((filter) => ({ filter, count: this.#present(t.pk, filter, now, -1) })),
+      );
       const rev = t.head_rev + 1;
       this.#db
         .stmt("INSERT INTO schemas (tenant, rev, text) VALUES (?, ?, ?)")
