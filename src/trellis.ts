@@ -102,6 +102,12 @@ const ENGINE_OPTIONS = [
   "catchUpTimeoutMs",
   "cache",
   "onBackgroundError",
+  "caveatLimits",
+  "memoryBudgetBytes",
+  "indexTenants",
+  "storeCacheBytes",
+  "gc",
+  "onGc",
 ] as const satisfies readonly (keyof EngineOptions)[];
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([...OWN_OPTIONS, ...ENGINE_OPTIONS]);
 

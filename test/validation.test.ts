@@ -1,5 +1,6 @@
 // Every validation file in test/validation/ and every preset's validation file in schema/ runs
-// against each store engine, with the shared result cache on and off.
+// against each store engine: answered from the in-memory index with the shared result cache on
+// and off, and answered from the store (no index loaded).
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -21,16 +22,23 @@ test("there are validation files to run", () => {
   expect(files.length).toBeGreaterThanOrEqual(8);
 });
 
+const MODES = [
+  { name: "index, cache on", cache: true, indexTenants: true },
+  { name: "index, cache off", cache: false, indexTenants: true },
+  { name: "store-backed", cache: true, indexTenants: false },
+] as const;
+
 for (const kind of STORE_KINDS) {
-  for (const cache of [true, false]) {
-    describe(`validation files on ${kind}, cache ${cache ? "on" : "off"}`, () => {
+  for (const mode of MODES) {
+    describe(`validation files on ${kind}, ${mode.name}`, () => {
       let t: TestStore;
       let engine: Engine;
       beforeAll(async () => {
         t = await openTestStore(kind);
         engine = new Engine(t.store, {
           zookieSecret: "validation-test-secret-0123456789",
-          ...(cache ? {} : { cache: false }),
+          indexTenants: mode.indexTenants,
+          ...(mode.cache ? {} : { cache: false }),
         });
       });
       afterAll(async () => {
@@ -46,6 +54,7 @@ for (const kind of STORE_KINDS) {
           const report = await runValidationFile(engine, tenant, parsed);
           expect(report.failures).toEqual([]);
           expect(report.checked).toBeGreaterThan(0);
+          if (!mode.indexTenants) expect(engine.indexStats().storeReads).toBeGreaterThan(0);
         });
       });
     });

@@ -384,7 +384,6 @@ export class RequestPipeline {
     const ms = performance.now() - state.started;
     const name = statusName(code);
     this.#metrics.request(state.method, name, ms / 1000);
-    if (code === status.OK) this.#metrics.servedTenant(state.tenant);
     if (state.policy.audited && state.identified) {
       this.#audit.write({
         method: state.method,

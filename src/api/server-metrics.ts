@@ -6,7 +6,6 @@
  */
 import { createServer, type Server as HttpServer } from "node:http";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { TenantId } from "../core/revision.js";
 import type { Engine } from "../engine/engine.js";
 import { formatListenAddress, parseListenAddress } from "./listen-address.js";
 
@@ -27,8 +26,6 @@ export class ServerMetrics {
   readonly #openStreams: Gauge<"method">;
   readonly #backpressure: Counter<"method">;
   readonly #series = new Map<string, RequestSeries>();
-  /** Tenants this server has answered for: the ones whose index size is reported. */
-  readonly #tenants = new Set<TenantId>();
 
   constructor(engine: Engine) {
     const registers = [this.registry];
@@ -98,21 +95,85 @@ export class ServerMetrics {
         this.set(engine.cacheStats().bytes);
       },
     });
-    const tenants = this.#tenants;
     new Gauge({
       name: "trellis_index_live_tuples",
-      help: "Live tuples in the in-memory index, per tenant this server has served.",
+      help: "Live tuples in the in-memory index, per tenant whose index is loaded.",
       labelNames: ["tenant"],
       registers,
-      async collect() {
+      collect() {
         this.reset();
-        for (const tenant of tenants) {
-          try {
-            this.set({ tenant }, (await engine.mirror(tenant)).index.liveCount);
-          } catch {
-            // A tenant whose mirror cannot load has no index to report.
-          }
+        for (const [tenant, stats] of engine.indexStats().tenants) this.set({ tenant }, stats.live);
+      },
+    });
+    new Gauge({
+      name: "trellis_index_bytes",
+      help: "Estimated bytes of the in-memory index, per tenant whose index is loaded.",
+      labelNames: ["tenant"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [tenant, stats] of engine.indexStats().tenants) {
+          this.set({ tenant }, stats.bytes);
         }
+      },
+    });
+    new Gauge({
+      name: "trellis_index_budget_bytes",
+      help: "The memory budget the in-memory indexes share (--memory-budget).",
+      registers,
+      collect() {
+        this.set(engine.indexStats().budgetBytes);
+      },
+    });
+    new Counter({
+      name: "trellis_index_evictions_total",
+      help: "Tenants whose index was dropped to keep within the memory budget.",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(engine.indexStats().evictions);
+      },
+    });
+    new Counter({
+      name: "trellis_store_snapshot_reads_total",
+      help: "Requests answered from the store because no loaded index held their revision.",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(engine.indexStats().storeReads);
+      },
+    });
+    new Counter({
+      name: "trellis_gc_runs_total",
+      help: "Garbage collections of the store's history run by this process, by outcome.",
+      labelNames: ["outcome"],
+      registers,
+      collect() {
+        const gc = engine.gcStats();
+        this.reset();
+        this.inc({ outcome: "ok" }, gc.runs - gc.failures);
+        this.inc({ outcome: "error" }, gc.failures);
+      },
+    });
+    new Counter({
+      name: "trellis_gc_removed_rows_total",
+      help: "Rows garbage collection removed, by kind (relationships, revisions, schemas).",
+      labelNames: ["kind"],
+      registers,
+      collect() {
+        const gc = engine.gcStats();
+        this.reset();
+        this.inc({ kind: "relationships" }, gc.relationships);
+        this.inc({ kind: "revisions" }, gc.revisions);
+        this.inc({ kind: "schemas" }, gc.schemas);
+      },
+    });
+    new Gauge({
+      name: "trellis_gc_last_duration_seconds",
+      help: "How long the last garbage collection took.",
+      registers,
+      collect() {
+        this.set(engine.gcStats().lastSeconds);
       },
     });
   }
@@ -130,10 +191,6 @@ export class ServerMetrics {
     }
     series.count.inc();
     series.latency.observe(seconds);
-  }
-
-  servedTenant(tenant: TenantId): void {
-    this.#tenants.add(tenant);
   }
 
   streamOpened(method: string): void {

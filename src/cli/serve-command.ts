@@ -15,7 +15,7 @@ import { DEFAULT_SHUTDOWN_GRACE_MS, startServer } from "../api/server.js";
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "../api/server-limits.js";
 import { type JwtOptions, JwtVerifier, PinoAuditLog } from "../auth/index.js";
 import { systemClock } from "../core/clock.js";
-import { ENGINE_DEFAULTS, Engine } from "../engine/engine.js";
+import { defaultMemoryBudget, ENGINE_DEFAULTS, Engine, GC_DEFAULTS } from "../engine/engine.js";
 import { keptZookieSecret } from "../engine/zookie-secret.js";
 import { type CaveatLimits, DEFAULT_CAVEAT_LIMITS } from "../schema/caveat-limits.js";
 import type { Datastore } from "../store/datastore.js";
@@ -49,6 +49,11 @@ export interface ServeConfig {
   readonly cacheMaxEntries: number;
   readonly cacheMaxBytes: number;
   readonly caveatLimits: CaveatLimits;
+  /** Bytes the in-memory indexes may hold together. */
+  readonly memoryBudgetBytes: number;
+  readonly gcWindowMs: number;
+  /** 0: this process runs no garbage collection. */
+  readonly gcIntervalMs: number;
   readonly zookieSecret: string | undefined;
   readonly logLevel: string;
   readonly shutdownGraceMs: number;
@@ -76,6 +81,9 @@ export interface ServeFlags {
   readonly cacheMaxBytes?: string;
   readonly caveatMaxCost?: string;
   readonly caveatMaxRequestCost?: string;
+  readonly memoryBudget?: string;
+  readonly gcWindow?: string;
+  readonly gcInterval?: string;
   readonly zookieSecret?: string;
   readonly logLevel?: string;
   readonly shutdownGrace?: string;
@@ -261,6 +269,28 @@ const FLAGS: readonly FlagSpec[] = [
     defaultValue: String(CACHE_DEFAULTS.maxBytes),
   },
   {
+    flag: "--memory-budget <size>",
+    key: "memoryBudget",
+    env: "TRELLIS_MEMORY_BUDGET",
+    description:
+      "memory the tenants' in-memory indexes share, in bytes or with a unit (512MB, 4GB); least recently used tenants are evicted, a larger tenant is served from the store (default: a quarter of the machine's memory, at most half the heap limit)",
+  },
+  {
+    flag: "--gc-window <duration>",
+    key: "gcWindow",
+    env: "TRELLIS_GC_WINDOW",
+    description:
+      "history kept in the store: zookies older than this stop working (ms, or with a unit: 24h)",
+    defaultValue: `${GC_DEFAULTS.windowMs / 3_600_000}h`,
+  },
+  {
+    flag: "--gc-interval <duration>",
+    key: "gcInterval",
+    env: "TRELLIS_GC_INTERVAL",
+    description: "how often this process garbage-collects the store's history; 0 turns it off",
+    defaultValue: `${GC_DEFAULTS.intervalMs / 60_000}m`,
+  },
+  {
     flag: "--caveat-max-cost <n>",
     key: "caveatMaxCost",
     env: "TRELLIS_CAVEAT_MAX_COST",
@@ -364,6 +394,24 @@ export function parseDuration(text: string, flag: string): number {
     throw new UsageError(`${flag} must be a duration such as 500ms, 5s or 2m, got "${text}"`);
   }
   return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? "ms"]!);
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  "": 1,
+  b: 1,
+  kb: 1024,
+  mb: 1024 ** 2,
+  gb: 1024 ** 3,
+};
+
+/** `1073741824`, `512MB`, `4GB` (binary multiples). */
+export function parseSize(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?b)?$/i.exec(text.trim());
+  if (m === null)
+    throw new UsageError(`${flag} must be a size such as 512MB or 4GB, got "${text}"`);
+  const bytes = Math.floor(Number(m[1]) * SIZE_UNITS[(m[2] ?? "").toLowerCase()]!);
+  if (bytes < 1024 * 1024) throw new UsageError(`${flag} must be at least 1MB, got "${text}"`);
+  return bytes;
 }
 
 /** Flags over environment over defaults, every value checked. */
@@ -475,6 +523,12 @@ export function resolveServeConfig(
     maxStalenessMs: parseDuration(value("maxStaleness")!, "--max-staleness"),
     cacheMaxEntries: integer(value("cacheMaxEntries")!, "--cache-max-entries", 1),
     cacheMaxBytes: integer(value("cacheMaxBytes")!, "--cache-max-bytes", 1024),
+    memoryBudgetBytes:
+      value("memoryBudget") === undefined
+        ? defaultMemoryBudget()
+        : parseSize(value("memoryBudget")!, "--memory-budget"),
+    gcWindowMs: parseDuration(value("gcWindow")!, "--gc-window"),
+    gcIntervalMs: parseDuration(value("gcInterval")!, "--gc-interval"),
     caveatLimits: {
       maxCostPerEvaluation: integer(value("caveatMaxCost")!, "--caveat-max-cost", 100),
       maxCostPerRequest: integer(value("caveatMaxRequestCost")!, "--caveat-max-request-cost", 100),
@@ -722,10 +776,30 @@ export async function runServe(
       maxStalenessMs: config.maxStalenessMs,
       cache: { maxEntries: config.cacheMaxEntries, maxBytes: config.cacheMaxBytes },
       caveatLimits: config.caveatLimits,
+      memoryBudgetBytes: config.memoryBudgetBytes,
+      gc:
+        config.gcIntervalMs === 0
+          ? false
+          : { windowMs: config.gcWindowMs, intervalMs: config.gcIntervalMs },
+      onGc: (result, ms, err) =>
+        err === undefined
+          ? log.info({ ...result, ms: Math.round(ms) }, "garbage-collected the store's history")
+          : log.warn(
+              { err, ms: Math.round(ms) },
+              "garbage collection failed; retrying next interval",
+            ),
       onBackgroundError: (err, tenant) =>
         log.warn({ err, tenant }, "following the tenant's changelog failed; retrying"),
     });
     await prepareTenant(store, engine, config, log);
+    log.info(
+      {
+        memoryBudgetMB: Math.round(config.memoryBudgetBytes / 1024 / 1024),
+        gcWindowMs: config.gcWindowMs,
+        gcIntervalMs: config.gcIntervalMs,
+      },
+      "tenants' in-memory indexes share the memory budget; larger tenants are served from the store",
+    );
     const jwt = config.jwt === undefined ? undefined : await jwtVerifier(config.jwt);
     const server = await startServer({
       engine,

@@ -1,8 +1,18 @@
 /**
  * The engine: answers permission questions for any tenant at the revision a request's
  * consistency asks for, and validates writes against the tenant's schema before they reach the
- * store. One per process; it keeps one `TenantMirror` per tenant it has served.
+ * store. One per process.
+ *
+ * The store is the source of truth; the engine keeps, per tenant it serves, an in-memory index
+ * (`TenantMirror`) as a cache, within a memory budget shared by all tenants (least recently
+ * used tenants are evicted; a tenant larger than the whole budget is never loaded). A read the
+ * index cannot answer — a revision older than its history, a tenant still loading, evicted or
+ * too large — is answered from the store at that snapshot (`StoreReader`), with the same
+ * answers. It also runs the store's garbage collection on a schedule.
  */
+
+import { totalmem } from "node:os";
+import { getHeapStatistics } from "node:v8";
 import type { Clock } from "../core/clock.js";
 import { systemClock } from "../core/clock.js";
 import { invalidArgument, TrellisError } from "../core/errors.js";
@@ -19,6 +29,7 @@ import type { CompiledSchema } from "../schema/types.js";
 import type {
   Datastore,
   DeleteByFilterOptions,
+  GcResult,
   Mutation,
   Precondition,
   RelationshipFilter,
@@ -31,6 +42,7 @@ import { listSubjects } from "./list-subjects.js";
 import { CONDITIONAL, type Outcome } from "./outcome.js";
 import { type CacheStats, ResultCache, type ResultCacheOptions } from "./result-cache.js";
 import { orphanFilters } from "./schema-change.js";
+import { AdjacencyCache, type AdjacencyCacheStats, StoreReader } from "./store-reader.js";
 import { engineSchemaFor, TenantMirror } from "./tenant-mirror.js";
 import { validateRelationshipAgainstSchema } from "./write-validation.js";
 import { ZookieCodec } from "./zookie.js";
@@ -54,6 +66,58 @@ export interface EngineOptions {
   readonly onBackgroundError?: (err: unknown, tenant: TenantId) => void;
   /** Caveat cost budgets per evaluation and per request. Default `DEFAULT_CAVEAT_LIMITS`. */
   readonly caveatLimits?: Partial<CaveatLimits>;
+  /**
+   * Bytes the tenants' in-memory indexes may hold together (estimated). Default
+   * `defaultMemoryBudget()`: a quarter of the machine's memory, at most half the V8 heap limit.
+   */
+  readonly memoryBudgetBytes?: number;
+  /** `false`: load no index; answer every read from the store. Default true. */
+  readonly indexTenants?: boolean;
+  /** Bytes of store reads cached for snapshots served from the store. Default 64 MiB. */
+  readonly storeCacheBytes?: number;
+  /**
+   * Garbage collection of the store's history: `gc(windowMs)` every `intervalMs` (the first
+   * run one interval after start). `false` turns it off (another process runs it). Default:
+   * window 24 h, interval 10 minutes.
+   */
+  readonly gc?: { readonly windowMs?: number; readonly intervalMs?: number } | false;
+  /** Told the outcome of each scheduled garbage collection. */
+  readonly onGc?: (result: GcResult | undefined, ms: number, err?: unknown) => void;
+}
+
+/** A quarter of the machine's memory, and at most half of the V8 heap limit. */
+export function defaultMemoryBudget(): number {
+  return Math.floor(Math.min(totalmem() / 4, getHeapStatistics().heap_size_limit / 2));
+}
+
+export const GC_DEFAULTS = { windowMs: 24 * 60 * 60 * 1000, intervalMs: 10 * 60 * 1000 } as const;
+
+/** A tenant found too large for the budget is tried again after this long. */
+const REFUSAL_MS = 60 * 60 * 1000;
+
+export interface GcStats {
+  /** Scheduled or requested runs, failed ones included. */
+  readonly runs: number;
+  readonly failures: number;
+  /** Rows removed, summed over the runs. */
+  readonly relationships: number;
+  readonly revisions: number;
+  readonly schemas: number;
+  /** Duration of the last run, in seconds. */
+  readonly lastSeconds: number;
+}
+
+export interface IndexStats {
+  /** Estimated bytes of every loaded index. */
+  readonly bytes: number;
+  readonly budgetBytes: number;
+  /** Tenants whose index is loaded, with their estimated bytes and live tuples. */
+  readonly tenants: ReadonlyMap<TenantId, { readonly bytes: number; readonly live: number }>;
+  /** Tenants evicted to keep within the budget, since start. */
+  readonly evictions: number;
+  /** Reads answered from the store (snapshots the indexes did not hold), since start. */
+  readonly storeReads: number;
+  readonly storeCache: AdjacencyCacheStats;
 }
 
 export const ENGINE_DEFAULTS = {
@@ -97,8 +161,9 @@ export type CheckBulkResult =
 
 /** A resolved read: one tenant at one revision with its schema. */
 export interface ReadView extends Snapshot {
-  readonly mirror: TenantMirror;
   readonly zookie: Zookie;
+  /** Present when the snapshot is read from the store (see `StoreReader`). */
+  readonly store?: StoreReader;
 }
 
 export class Engine {
@@ -109,9 +174,33 @@ export class Engine {
     Pick<EngineOptions, "maxDepth" | "maxStalenessMs" | "historyWindowMs" | "catchUpTimeoutMs">
   >;
   readonly #cache: ResultCache | undefined;
-  readonly #mirrors = new Map<TenantId, Promise<TenantMirror>>();
   readonly #onBackgroundError: EngineOptions["onBackgroundError"];
   readonly #caveatLimits: CaveatLimits;
+  readonly #indexTenants: boolean;
+  readonly #budget: number;
+  readonly #storeCache: AdjacencyCache;
+  /** Mirrors loading or loaded, with when each was last read. */
+  readonly #mirrors = new Map<TenantId, { mirror: TenantMirror; lastUsed: number }>();
+  /** Mirrors done loading, so that the common read needs no await to find its snapshot. */
+  readonly #loaded = new Map<TenantId, TenantMirror>();
+  /** Tenants found too large for the budget, until when they are not tried again. */
+  readonly #refused = new Map<TenantId, number>();
+  /** The last view handed out per tenant: reads within one revision share it (and its zookie). */
+  readonly #views = new Map<TenantId, ReadView>();
+  /** Schemas of snapshots read from the store, by tenant and revision. */
+  readonly #storeSchemas = new Map<string, EngineSchema | undefined>();
+  #evictions = 0;
+  #storeReads = 0;
+  readonly #gcStats = {
+    runs: 0,
+    failures: 0,
+    relationships: 0,
+    revisions: 0,
+    schemas: 0,
+    lastSeconds: 0,
+  };
+  readonly #gcTimer: NodeJS.Timeout | undefined;
+  #gcRunning: Promise<void> | undefined;
   #closed = false;
 
   constructor(store: Datastore, options: EngineOptions) {
@@ -138,11 +227,20 @@ export class Engine {
         );
       }
     }
-  }
-
-  /** The caveat budgets one request gets: `check` and friends make one meter per call. */
-  caveatMeter(): CaveatMeter {
-    return new CaveatMeter(this.#caveatLimits);
+    this.#indexTenants = options.indexTenants ?? true;
+    this.#budget =
+      positive(options.memoryBudgetBytes, "memoryBudgetBytes") ?? defaultMemoryBudget();
+    this.#storeCache = new AdjacencyCache({
+      maxBytes: positive(options.storeCacheBytes, "storeCacheBytes") ?? 64 * 1024 * 1024,
+    });
+    if (options.gc !== false) {
+      const windowMs = positive(options.gc?.windowMs, "gc.windowMs") ?? GC_DEFAULTS.windowMs;
+      const intervalMs =
+        positive(options.gc?.intervalMs, "gc.intervalMs") ?? GC_DEFAULTS.intervalMs;
+      const onGc = options.onGc;
+      this.#gcTimer = setInterval(() => void this.runGc(windowMs, onGc), intervalMs);
+      this.#gcTimer.unref();
+    }
   }
 
   get zookies(): ZookieCodec {
@@ -162,63 +260,193 @@ export class Engine {
     return this.#cache?.stats() ?? { hits: 0, misses: 0, size: 0, bytes: 0 };
   }
 
+  /** The in-memory indexes against their budget, and the reads served from the store. */
+  indexStats(): IndexStats {
+    const tenants = new Map<TenantId, { bytes: number; live: number }>();
+    let bytes = 0;
+    for (const [tenant, mirror] of this.#loaded) {
+      const index = mirror.index;
+      if (index === undefined) continue;
+      const b = index.bytes;
+      bytes += b;
+      tenants.set(tenant, { bytes: b, live: index.liveCount });
+    }
+    return {
+      bytes,
+      budgetBytes: this.#budget,
+      tenants,
+      evictions: this.#evictions,
+      storeReads: this.#storeReads,
+      storeCache: this.#storeCache.stats(),
+    };
+  }
+
+  /**
+   * Runs the store's garbage collection once (the schedule calls this); concurrent calls share
+   * one run. Reports through `onGc`; never throws.
+   */
+  runGc(windowMs: number = GC_DEFAULTS.windowMs, onGc?: EngineOptions["onGc"]): Promise<void> {
+    if (this.#gcRunning === undefined && !this.#closed) {
+      const started = performance.now();
+      const stats = this.#gcStats;
+      const finished = () => {
+        const ms = performance.now() - started;
+        stats.runs++;
+        stats.lastSeconds = ms / 1000;
+        return ms;
+      };
+      this.#gcRunning = this.store
+        .gc(windowMs)
+        .then(
+          (result) => {
+            const ms = finished();
+            stats.relationships += result.relationships;
+            stats.revisions += result.revisions;
+            stats.schemas += result.schemas;
+            onGc?.(result, ms);
+          },
+          (err: unknown) => {
+            const ms = finished();
+            stats.failures++;
+            onGc?.(undefined, ms, err);
+          },
+        )
+        .finally(() => {
+          this.#gcRunning = undefined;
+        });
+    }
+    return this.#gcRunning ?? Promise.resolve();
+  }
+
+  /** What the scheduled garbage collections did, since start. */
+  gcStats(): GcStats {
+    return { ...this.#gcStats };
+  }
+
   // ---- snapshots ------------------------------------------------------------------------
 
-  /** The mirror of a tenant, loaded on first use. NOT_FOUND for an unknown tenant. */
-  mirror(tenant: TenantId): Promise<TenantMirror> {
-    if (this.#closed) return Promise.reject(new TrellisError("UNAVAILABLE", "engine is closed"));
-    let mirror = this.#mirrors.get(tenant);
+  /**
+   * The mirror of a tenant, loaded. NOT_FOUND for an unknown tenant; UNAVAILABLE when the
+   * tenant is not indexed (indexing off, or too large for the budget).
+   */
+  async mirror(tenant: TenantId): Promise<TenantMirror> {
+    if (this.#closed) throw new TrellisError("UNAVAILABLE", "engine is closed");
+    const mirror = this.#mirrorFor(tenant);
     if (mirror === undefined) {
-      mirror = TenantMirror.open(this.store, tenant, {
-        clock: this.#clock,
-        historyWindowMs: this.#options.historyWindowMs,
-        onError: (err) => this.#onBackgroundError?.(err, tenant),
-      });
-      this.#mirrors.set(tenant, mirror);
-      mirror.then(
-        (loaded) => this.#loaded.set(tenant, loaded),
-        () => this.#mirrors.delete(tenant),
-      );
+      throw new TrellisError("UNAVAILABLE", `tenant ${tenant} is not indexed in memory`);
     }
+    await mirror.ready;
     return mirror;
+  }
+
+  /** The tenant's mirror (loading or loaded), started when the budget allows; marks it used. */
+  #mirrorFor(tenant: TenantId): TenantMirror | undefined {
+    if (!this.#indexTenants || this.#closed) return undefined;
+    const now = this.#clock.now();
+    const known = this.#mirrors.get(tenant);
+    if (known !== undefined) {
+      known.lastUsed = now;
+      return known.mirror;
+    }
+    const refusedUntil = this.#refused.get(tenant);
+    if (refusedUntil !== undefined && refusedUntil > now) return undefined;
+    const mirror = TenantMirror.start(this.store, tenant, {
+      clock: this.#clock,
+      historyWindowMs: this.#options.historyWindowMs,
+      onError: (err) => this.#onBackgroundError?.(err, tenant),
+      admit: (bytes) => bytes <= this.#budget,
+      onLoaded: () => this.#keepWithinBudget(tenant),
+    });
+    this.#mirrors.set(tenant, { mirror, lastUsed: now });
+    mirror.ready.then(
+      () => {
+        if (this.#mirrors.get(tenant)?.mirror === mirror) this.#loaded.set(tenant, mirror);
+      },
+      () => {
+        if (this.#mirrors.get(tenant)?.mirror !== mirror) return;
+        this.#mirrors.delete(tenant);
+        if (mirror.state === "refused") this.#refused.set(tenant, this.#clock.now() + REFUSAL_MS);
+      },
+    );
+    return mirror;
+  }
+
+  /** Evicts the least recently used other tenants while the indexes exceed the budget. */
+  #keepWithinBudget(keep: TenantId): void {
+    let total = 0;
+    for (const { mirror } of this.#mirrors.values()) total += mirror.index?.bytes ?? 0;
+    while (total > this.#budget) {
+      let victim: TenantId | undefined;
+      let oldest = Number.POSITIVE_INFINITY;
+      for (const [tenant, { mirror, lastUsed }] of this.#mirrors) {
+        if (tenant === keep || mirror.index === undefined) continue;
+        if (lastUsed < oldest) {
+          oldest = lastUsed;
+          victim = tenant;
+        }
+      }
+      if (victim === undefined) return;
+      total -= this.#evict(victim);
+    }
+  }
+
+  /** Drops a tenant's index (it is served from the store until loaded again); its bytes. */
+  #evict(tenant: TenantId): number {
+    const known = this.#mirrors.get(tenant);
+    if (known === undefined) return 0;
+    const bytes = known.mirror.index?.bytes ?? 0;
+    this.#mirrors.delete(tenant);
+    this.#loaded.delete(tenant);
+    this.#views.delete(tenant);
+    this.#evictions++;
+    void known.mirror.close().catch(() => {});
+    return bytes;
   }
 
   /** Resolves a request's consistency to a snapshot this replica can read. */
   async view(tenant: TenantId, consistency: Consistency = "minimize_latency"): Promise<ReadView> {
     const quick = consistency === "minimize_latency" ? this.#quickView(tenant) : undefined;
     if (quick !== undefined) return quick;
-    const mirror = await this.mirror(tenant);
-    const revision = await this.#revisionFor(tenant, mirror, consistency);
-    if (mirror.revision < revision) await mirror.waitFor(revision, this.#options.catchUpTimeoutMs);
-    return this.#viewAt(tenant, mirror, revision);
+    if (this.#closed) throw new TrellisError("UNAVAILABLE", "engine is closed");
+    const mirror = this.#mirrorFor(tenant);
+    const indexed = mirror?.index !== undefined ? mirror : undefined;
+    const revision = await this.#revisionFor(tenant, indexed, consistency);
+    if (indexed !== undefined && revision >= indexed.horizon) {
+      if (indexed.revision < revision) {
+        await indexed.waitFor(revision, this.#options.catchUpTimeoutMs);
+      }
+      if (indexed.index !== undefined && revision >= indexed.horizon) {
+        return this.#viewAt(tenant, indexed, revision);
+      }
+    }
+    // A recent revision may predate the tenant's first schema; a fresher one is allowed.
+    const fresherAllowed = consistency === "minimize_latency" || isAtLeastAsFresh(consistency);
+    return this.#storeView(tenant, revision, fresherAllowed);
   }
-
-  /** Mirrors done loading, so that the common read needs no await to find its snapshot. */
-  readonly #loaded = new Map<TenantId, TenantMirror>();
-  /** The last view handed out per tenant: reads within one revision share it (and its zookie). */
-  readonly #views = new Map<TenantId, ReadView>();
 
   /** The `minimize_latency` view, when the mirror is loaded and current enough; else undefined. */
   #quickView(tenant: TenantId): ReadView | undefined {
     const mirror = this.#loaded.get(tenant);
     if (mirror === undefined || this.#closed) return undefined;
+    const known = this.#mirrors.get(tenant);
+    if (known !== undefined) known.lastUsed = this.#clock.now();
     const revision = mirror.optimizedRevision(this.#options.maxStalenessMs);
-    if (mirror.revision < revision) return undefined;
+    if (mirror.revision < revision || mirror.index === undefined) return undefined;
     return this.#viewAt(tenant, mirror, revision);
   }
 
   #viewAt(tenant: TenantId, mirror: TenantMirror, revision: Revision): ReadView {
+    const index = mirror.index!;
     const last = this.#views.get(tenant);
-    if (last !== undefined && last.revision === revision && last.mirror === mirror) return last;
+    if (last !== undefined && last.revision === revision && last.reader === index) return last;
     const schema = mirror.schemaAt(revision);
     if (schema === undefined) {
       throw new TrellisError("FAILED_PRECONDITION", `tenant ${tenant} has no schema yet`);
     }
     const view: ReadView = {
       tenant,
-      mirror,
       revision,
-      index: mirror.index,
+      reader: index,
       schema,
       // Signed once per tenant and revision, not per request.
       zookie: this.#zookies.encode(tenant, revision),
@@ -227,14 +455,78 @@ export class Engine {
     return view;
   }
 
+  /**
+   * A snapshot read from the store: any revision the store still keeps. When the revision has
+   * no schema yet and `fresherAllowed`, the head is read instead.
+   */
+  async #storeView(
+    tenant: TenantId,
+    revision: Revision,
+    fresherAllowed = false,
+  ): Promise<ReadView> {
+    let schema = await this.#schemaAt(tenant, revision);
+    if (schema === undefined && fresherAllowed) {
+      revision = await this.store.headRevision(tenant);
+      schema = await this.#schemaAt(tenant, revision);
+    }
+    if (schema === undefined) {
+      throw new TrellisError("FAILED_PRECONDITION", `tenant ${tenant} has no schema yet`);
+    }
+    const reader = new StoreReader(this.store, this.#storeCache, tenant, revision);
+    return {
+      tenant,
+      revision,
+      reader,
+      schema,
+      zookie: this.#zookies.encode(tenant, revision),
+      store: reader,
+    };
+  }
+
+  /** The schema in force at a revision, read from the store (and remembered). */
+  async #schemaAt(tenant: TenantId, revision: Revision): Promise<EngineSchema | undefined> {
+    const key = `${tenant}\u0000${revision}`;
+    if (this.#storeSchemas.has(key)) return this.#storeSchemas.get(key);
+    const stored = await this.store.readSchema(tenant, revision);
+    const schema = stored === undefined ? undefined : engineSchemaFor(stored.text);
+    if (this.#storeSchemas.size >= 1024) this.#storeSchemas.clear();
+    this.#storeSchemas.set(key, schema);
+    return schema;
+  }
+
+  /**
+   * Runs a synchronous computation over a view. Over an index it runs once; over the store it
+   * runs in rounds: the reads a round missed are fetched, then it runs again, until a round
+   * misses nothing (an error thrown by a round that missed reads is not an answer either).
+   */
+  async #compute<T>(view: ReadView, compute: () => T): Promise<T> {
+    const reader = view.store;
+    if (reader === undefined) return compute();
+    this.#storeReads++;
+    for (;;) {
+      let result: T;
+      try {
+        result = compute();
+      } catch (err) {
+        if (!reader.hasMisses) throw err;
+        await reader.fetchMisses();
+        continue;
+      }
+      if (!reader.hasMisses) return result;
+      await reader.fetchMisses();
+    }
+  }
+
   async #revisionFor(
     tenant: TenantId,
-    mirror: TenantMirror,
+    mirror: TenantMirror | undefined,
     consistency: Consistency,
   ): Promise<Revision> {
-    if (consistency === "minimize_latency") {
-      return mirror.optimizedRevision(this.#options.maxStalenessMs);
-    }
+    const optimized = () =>
+      mirror !== undefined
+        ? Promise.resolve(mirror.optimizedRevision(this.#options.maxStalenessMs))
+        : this.store.optimizedRevision(tenant, this.#options.maxStalenessMs);
+    if (consistency === "minimize_latency") return optimized();
     if (consistency === "fully_consistent") return this.store.headRevision(tenant);
     if (typeof consistency === "object" && consistency !== null) {
       if ("atLeastAsFresh" in consistency) {
@@ -243,24 +535,23 @@ export class Engine {
           consistency.atLeastAsFresh,
           "consistency.at_least_as_fresh",
         );
-        return Math.max(wanted, mirror.optimizedRevision(this.#options.maxStalenessMs));
+        return Math.max(wanted, await optimized());
       }
       if ("atExactSnapshot" in consistency) {
-        const wanted = this.#zookies.decode(
+        // Older than the index's history: the store answers (or says it is collected).
+        return this.#zookies.decode(
           tenant,
           consistency.atExactSnapshot,
           "consistency.at_exact_snapshot",
         );
-        if (wanted < mirror.horizon) {
-          throw new TrellisError(
-            "FAILED_PRECONDITION",
-            `revision ${wanted} is older than the history this replica keeps (from ${mirror.horizon})`,
-          );
-        }
-        return wanted;
       }
     }
     throw invalidArgument("unknown consistency", "consistency");
+  }
+
+  /** The caveat budgets one request gets: `check` and friends make one meter per call. */
+  caveatMeter(): CaveatMeter {
+    return new CaveatMeter(this.#caveatLimits);
   }
 
   /** One request's evaluator; `meter` shares the request's caveat budget among several. */
@@ -285,10 +576,12 @@ export class Engine {
 
   async check(tenant: TenantId, req: CheckRequest): Promise<CheckResponse> {
     const view = await this.view(tenant, req.consistency);
-    const result = this.#evaluator(view, req.context, req.trace).check(
-      req.resource,
-      req.permission,
-      req.subject,
+    const result = await this.#compute(view, () =>
+      this.#evaluator(view, req.context, req.trace).check(
+        req.resource,
+        req.permission,
+        req.subject,
+      ),
     );
     return {
       ...describeOutcome(result.outcome),
@@ -308,9 +601,14 @@ export class Engine {
     consistency?: Consistency,
   ): Promise<{ results: CheckBulkResult[]; zookie: Zookie }> {
     const view = await this.view(tenant, consistency);
+    const results = await this.#compute(view, () => this.#checkItems(view, items));
+    return { results, zookie: view.zookie };
+  }
+
+  #checkItems(view: ReadView, items: readonly CheckBulkItem[]): CheckBulkResult[] {
     const evaluators = new Map<string, Evaluator>();
     const meter = this.caveatMeter();
-    const results = items.map((item): CheckBulkResult => {
+    return items.map((item): CheckBulkResult => {
       try {
         const ctxKey = item.context === undefined ? "" : JSON.stringify(item.context);
         let evaluator = evaluators.get(ctxKey);
@@ -326,7 +624,6 @@ export class Engine {
         throw err;
       }
     });
-    return { results, zookie: view.zookie };
   }
 
   async expand(
@@ -334,12 +631,9 @@ export class Engine {
     req: { resource: ObjectRef; permission: string; consistency?: Consistency },
   ): Promise<{ tree: ExpandNode; zookie: Zookie }> {
     const view = await this.view(tenant, req.consistency);
-    const tree = expand(
-      view,
-      this.#clock.now(),
-      req.resource,
-      req.permission,
-      this.#options.maxDepth,
+    const now = this.#clock.now();
+    const tree = await this.#compute(view, () =>
+      expand(view, now, req.resource, req.permission, this.#options.maxDepth),
     );
     return { tree, zookie: view.zookie };
   }
@@ -366,18 +660,20 @@ export class Engine {
     zookie: Zookie;
   }> {
     const view = await this.view(tenant, req.consistency);
-    const evaluator = this.#evaluator(view, req.context);
-    const page = listObjectsPage(
-      view,
-      evaluator,
-      this.#clock.now(),
-      req.resourceType,
-      req.permission,
-      req.subject,
-      {
-        ...(req.cursor !== undefined ? { cursor: req.cursor } : {}),
-        ...(req.limit !== undefined ? { limit: req.limit } : {}),
-      },
+    const now = this.#clock.now();
+    const page = await this.#compute(view, () =>
+      listObjectsPage(
+        view,
+        this.#evaluator(view, req.context),
+        now,
+        req.resourceType,
+        req.permission,
+        req.subject,
+        {
+          ...(req.cursor !== undefined ? { cursor: req.cursor } : {}),
+          ...(req.limit !== undefined ? { limit: req.limit } : {}),
+        },
+      ),
     );
     return {
       objects: page.objects.map((o) => ({ id: o.id, ...describeOutcome(o.outcome) })),
@@ -407,15 +703,17 @@ export class Engine {
     zookie: Zookie;
   }> {
     const view = await this.view(tenant, req.consistency);
-    const evaluator = this.#evaluator(view, req.context);
-    const result = listSubjects(
-      view,
-      evaluator,
-      this.#clock.now(),
-      req.resource,
-      req.permission,
-      req.subjectType,
-      req.subjectRelation,
+    const now = this.#clock.now();
+    const result = await this.#compute(view, () =>
+      listSubjects(
+        view,
+        this.#evaluator(view, req.context),
+        now,
+        req.resource,
+        req.permission,
+        req.subjectType,
+        req.subjectRelation,
+      ),
     );
     return {
       subjects: result.subjects.map((s) => ({ id: s.id, ...describeOutcome(s.outcome) })),
@@ -455,7 +753,7 @@ export class Engine {
     tenant: TenantId,
     consistency: Consistency = "fully_consistent",
   ): Promise<{ text: string; zookie: Zookie }> {
-    const revision = await this.#revisionFor(tenant, await this.mirror(tenant), consistency);
+    const revision = await this.#revisionFor(tenant, this.#loaded.get(tenant), consistency);
     const stored = await this.store.readSchema(tenant, revision);
     if (stored === undefined) throw new TrellisError("NOT_FOUND", `tenant ${tenant} has no schema`);
     return { text: stored.text, zookie: this.#zookies.encode(tenant, revision) };
@@ -463,9 +761,14 @@ export class Engine {
 
   /** The schema at head, compiled; FAILED_PRECONDITION when the tenant has none. */
   async #headSchema(tenant: TenantId): Promise<EngineSchema> {
-    const mirror = await this.mirror(tenant);
-    await mirror.catchUp();
-    const schema = mirror.schemaAt(mirror.revision);
+    const mirror = this.#loaded.get(tenant);
+    let schema: EngineSchema | undefined;
+    if (mirror?.index !== undefined) {
+      await mirror.catchUp();
+      schema = mirror.schemaAt(mirror.revision);
+    } else {
+      schema = await this.#schemaAt(tenant, await this.store.headRevision(tenant));
+    }
     if (schema === undefined) {
       throw new TrellisError("FAILED_PRECONDITION", `tenant ${tenant} has no schema yet`);
     }
@@ -512,20 +815,9 @@ export class Engine {
     source: AsyncIterable<Relationship> | Iterable<Relationship>,
     options: { batchSize?: number; onProgress?: (imported: number) => void } = {},
   ): Promise<{ zookie: Zookie; imported: number }> {
-    // The schema from the store, not from the mirror: loading the mirror here would make it
-    // follow the changelog of the whole import while the import runs (a bulk load is often
-    // the first thing a tenant sees, and its index is built once, at the first read, instead).
-    const loaded = this.#loaded.get(tenant);
-    let schema: EngineSchema;
-    if (loaded !== undefined) {
-      schema = await this.#headSchema(tenant);
-    } else {
-      const stored = await this.store.readSchema(tenant, await this.store.headRevision(tenant));
-      if (stored === undefined) {
-        throw new TrellisError("FAILED_PRECONDITION", `tenant ${tenant} has no schema yet`);
-      }
-      schema = engineSchemaFor(stored.text);
-    }
+    // Loads no index: a bulk load is often the first thing a tenant sees, and its index is
+    // built once, at the first read, instead of following the import's changelog.
+    const schema = await this.#headSchema(tenant);
     let line = 0;
     const check = (rel: Relationship) => {
       try {
@@ -551,20 +843,26 @@ export class Engine {
 
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#gcTimer !== undefined) clearInterval(this.#gcTimer);
     const mirrors = [...this.#mirrors.values()];
     this.#mirrors.clear();
     this.#loaded.clear();
     this.#views.clear();
-    await Promise.all(
-      mirrors.map(async (m) => {
-        try {
-          await (await m).close();
-        } catch {
-          // A mirror that failed to open has nothing to close.
-        }
-      }),
-    );
+    await Promise.all(mirrors.map(({ mirror }) => mirror.close().catch(() => {})));
+    await this.#gcRunning;
   }
+}
+
+function isAtLeastAsFresh(consistency: Consistency): boolean {
+  return typeof consistency === "object" && consistency !== null && "atLeastAsFresh" in consistency;
+}
+
+function positive(value: number | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new TypeError(`engine option ${name} must be a positive integer, got ${value}`);
+  }
+  return value;
 }
 
 export function describeOutcome(o: Outcome): {

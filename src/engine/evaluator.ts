@@ -29,13 +29,14 @@ import {
   union,
 } from "./outcome.js";
 import type { ResultCache } from "./result-cache.js";
-import { isVisible, subjectKeyOf, type TupleIndex, type TupleVersion } from "./tuple-index.js";
+import { isVisible, subjectKeyOf, type TupleReader, type TupleVersion } from "./tuple-index.js";
 
 /** What a traversal reads: one tenant at one revision. */
 export interface Snapshot {
   readonly tenant: string;
   readonly revision: Revision;
-  readonly index: TupleIndex;
+  /** The tuples: the tenant's index, or the store at this revision. */
+  readonly reader: TupleReader;
   readonly schema: EngineSchema;
 }
 
@@ -101,6 +102,8 @@ export class Evaluator {
   readonly #contextual: boolean[] = [];
   readonly #validUntil: number[] = [];
   readonly #taint: number[] = [];
+  /** The reader's miss count when each frame began: a frame whose reads missed is no answer. */
+  readonly #missesAt: number[] = [];
   #neg = 0;
 
   #trace: TraceNode[] | undefined;
@@ -228,6 +231,7 @@ export class Evaluator {
     this.#contextual.push(false);
     this.#validUntil.push(Number.POSITIVE_INFINITY);
     this.#taint.push(Number.POSITIVE_INFINITY);
+    this.#missesAt.push(this.#snapshot.reader.misses);
     if (node !== undefined) this.#trace = node.children;
     let outcome: Outcome;
     try {
@@ -241,6 +245,7 @@ export class Evaluator {
       this.#contextual.pop();
       this.#validUntil.pop();
       this.#taint.pop();
+      this.#missesAt.pop();
       throw err;
     } finally {
       this.#stackKeys.pop();
@@ -251,10 +256,12 @@ export class Evaluator {
     const contextual = this.#contextual.pop()!;
     const validUntil = this.#validUntil.pop()!;
     const taint = this.#taint.pop()!;
+    // Reads missed below this frame: its outcome is a guess the engine will not use.
+    const complete = this.#missesAt.pop() === this.#snapshot.reader.misses;
     // An assumption about this very sub-problem is settled now that it is computed.
     const openTaint = taint < depth ? taint : Number.POSITIVE_INFINITY;
     this.#absorb(depth - 1, contextual, validUntil, openTaint);
-    if (outcome.value === ALLOWED || openTaint === Number.POSITIVE_INFINITY) {
+    if (complete && (outcome.value === ALLOWED || openTaint === Number.POSITIVE_INFINITY)) {
       if (this.#subjectMemo === undefined) {
         this.#subjectMemo = new Map();
         this.#memo.set(this.#subjectKey, this.#subjectMemo);
@@ -324,7 +331,7 @@ export class Evaluator {
   }
 
   #relation(rel: EngineRelation, id: string): Outcome {
-    const entry = this.#snapshot.index.entry(rel.type, rel.name, id);
+    const entry = this.#snapshot.reader.entry(rel.type, rel.name, id);
     if (entry === undefined) return DENY;
     const revision = this.#snapshot.revision;
     const now = this.#options.now;
@@ -404,7 +411,7 @@ export class Evaluator {
 
   /** `tupleset->computed`: any subject of the tupleset that has `computed` grants. */
   #arrowAny(r: Extract<EngineRewrite, { kind: "arrow" }>, id: string): Outcome {
-    const entry = this.#snapshot.index.entry(r.tupleset.type, r.tupleset.name, id);
+    const entry = this.#snapshot.reader.entry(r.tupleset.type, r.tupleset.name, id);
     if (entry === undefined) return DENY;
     const revision = this.#snapshot.revision;
     const now = this.#options.now;
@@ -426,7 +433,7 @@ export class Evaluator {
    * must be at least one. As in SpiceDB, each tuple's caveat joins the conjunction.
    */
   #arrowAll(r: Extract<EngineRewrite, { kind: "arrow" }>, id: string): Outcome {
-    const entry = this.#snapshot.index.entry(r.tupleset.type, r.tupleset.name, id);
+    const entry = this.#snapshot.reader.entry(r.tupleset.type, r.tupleset.name, id);
     if (entry === undefined) return DENY;
     const revision = this.#snapshot.revision;
     const now = this.#options.now;

@@ -48,7 +48,7 @@ export function expand(
       `relation/permission '${permission}' not found under definition '${resource.type}'`,
     );
   }
-  const { index, revision } = snapshot;
+  const { reader, revision } = snapshot;
   const onPath = new Set<string>();
 
   const expandMember = (m: EngineMember, id: string, depth: number): ExpandNode => {
@@ -60,7 +60,7 @@ export function expand(
       if (m.kind !== "relation")
         return { kind: "leaf", resource: here, relation: m.name, subjects: [] };
       const subjects: ExpandedSubject[] = [];
-      for (const v of index.entry(m.type, m.name, id)?.all ?? []) {
+      for (const v of reader.entry(m.type, m.name, id)?.all ?? []) {
         if (!isVisible(v, revision, now)) continue;
         subjects.push({
           subject: {
@@ -111,7 +111,7 @@ export function expand(
         };
       case "arrow": {
         const children: ExpandNode[] = [];
-        for (const v of index.entry(at.type, r.tupleset.name, at.id)?.all ?? []) {
+        for (const v of reader.entry(at.type, r.tupleset.name, at.id)?.all ?? []) {
           if (!isVisible(v, revision, now)) continue;
           const target = r.targets.get(v.subjectType);
           if (target !== undefined) children.push(expandMember(target, v.subjectId, depth + 1));

@@ -9,7 +9,7 @@ import type { SubjectRef } from "../core/relationship.js";
 import type { Evaluator, Snapshot } from "./evaluator.js";
 import { ALLOWED, CONDITIONAL, type Outcome } from "./outcome.js";
 import { nodesReaching, reverseGraphOf } from "./reverse-graph.js";
-import { isVisible, subjectKeyOf } from "./tuple-index.js";
+import { isVisible } from "./tuple-index.js";
 
 export interface FoundObject {
   readonly id: string;
@@ -26,7 +26,7 @@ export function listObjectCandidates(
 ): string[] {
   const graph = reverseGraphOf(snapshot.schema);
   const relevant = nodesReaching(graph, `${resourceType}#${permission}`);
-  const { index, revision } = snapshot;
+  const { reader, revision } = snapshot;
   const found = new Set<string>();
   const visited = new Set<string>();
   // Work items: the subject is in `type:id#member` (member "" for the object itself).
@@ -43,16 +43,16 @@ export function listObjectCandidates(
 
   while (queue.length > 0) {
     const [type, id, member] = queue.pop()!;
-    const subjectKey = subjectKeyOf(type, id, member === "" ? undefined : member);
+    const subject = member === "" ? { type, id } : { type, id, relation: member };
     for (const holder of graph.holders.get(`${type}#${member}`) ?? []) {
-      for (const v of index.reverse(subjectKey, holder.type, holder.relation)) {
+      for (const v of reader.reverse(subject, holder.type, holder.relation)) {
         if (isVisible(v, revision, now)) enqueue(holder.type, v.resourceId, holder.relation);
       }
     }
     if (member === "") {
       for (const permission of graph.selfReferrers.get(type) ?? []) enqueue(type, id, permission);
       for (const holder of graph.wildcardHolders.get(type) ?? []) {
-        for (const v of index.reverse(`${type}:*`, holder.type, holder.relation)) {
+        for (const v of reader.reverse({ type, id: "*" }, holder.type, holder.relation)) {
           if (isVisible(v, revision, now)) enqueue(holder.type, v.resourceId, holder.relation);
         }
       }
@@ -62,8 +62,9 @@ export function listObjectCandidates(
       enqueue(type, id, permission);
     }
     for (const arrow of graph.arrowReferrers.get(`${type}#${member}`) ?? []) {
-      for (const rel of arrow.subjectRelations) {
-        for (const v of index.reverse(subjectKeyOf(type, id, rel), arrow.type, arrow.tupleset)) {
+      for (const relation of arrow.subjectRelations) {
+        const via = relation === undefined ? { type, id } : { type, id, relation };
+        for (const v of reader.reverse(via, arrow.type, arrow.tupleset)) {
           if (isVisible(v, revision, now)) enqueue(arrow.type, v.resourceId, arrow.permission);
         }
       }

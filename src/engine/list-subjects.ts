@@ -47,7 +47,7 @@ export function listSubjects(
     id: ANYONE,
     ...(subjectRelation !== undefined ? { relation: subjectRelation } : {}),
   });
-  const { index, revision, schema } = snapshot;
+  const { reader, revision, schema } = snapshot;
   const candidates = new Set<string>();
   let sawWildcard = false;
   const visited = new Set<string>();
@@ -77,7 +77,7 @@ export function listSubjects(
         walk(type, id, r.subtract);
         return;
       case "arrow": {
-        const entry = index.entry(type, r.tupleset.name, id);
+        const entry = reader.entry(type, r.tupleset.name, id);
         if (entry === undefined) return;
         for (const v of entry.all) {
           if (isVisible(v, revision, now) && r.targets.has(v.subjectType)) {
@@ -102,7 +102,7 @@ export function listSubjects(
       walk(type, id, member.rewrite);
       continue;
     }
-    const entry = index.entry(type, memberName, id);
+    const entry = reader.entry(type, memberName, id);
     if (entry === undefined) continue;
     for (const v of entry.all) {
       if (!isVisible(v, revision, now)) continue;
