@@ -1,7 +1,7 @@
 /**
  * The `Datastore` contract: what every engine guarantees to the layers above, composed of one
  * small interface per concern (tenants, credentials, relationship reads and writes, schema,
- * changelog, maintenance), each in its own file with its types. A layer that needs one concern
+ * changelog, shared secrets, maintenance), each in its own file with its types. A layer that needs one concern
  * may take that interface alone. The conformance suite in `conformance/` is the executable
  * form of these files; a change here ships with its conformance test.
  */
@@ -10,6 +10,7 @@ import type { CredentialStore } from "./credential-store.js";
 import type { RelationshipReader } from "./relationship-reader.js";
 import type { RelationshipWriter } from "./relationship-writer.js";
 import type { SchemaStore } from "./schema-store.js";
+import type { SecretStore } from "./secret-store.js";
 import type { StoreMaintenance } from "./store-maintenance.js";
 import type { TenantStore } from "./tenant-store.js";
 
@@ -18,6 +19,7 @@ export type * from "./credential-store.js";
 export type * from "./relationship-reader.js";
 export type * from "./relationship-writer.js";
 export type * from "./schema-store.js";
+export type * from "./secret-store.js";
 export type * from "./store-maintenance.js";
 export type * from "./tenant-store.js";
 
@@ -59,6 +61,7 @@ export interface Datastore
     RelationshipWriter,
     SchemaStore,
     Changelog,
+    SecretStore,
     StoreMaintenance {
   readonly capabilities: DatastoreCapabilities;
 }

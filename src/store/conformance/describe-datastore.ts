@@ -20,6 +20,7 @@ import { propertyTests } from "./properties.js";
 import { readTests } from "./reads.js";
 import { revisionTests } from "./revisions.js";
 import { schemaTests } from "./schema.js";
+import { sharedSecretTests } from "./shared-secrets.js";
 import { tenantTests } from "./tenants.js";
 import { writeTests } from "./writes.js";
 
@@ -42,6 +43,7 @@ const TOPICS = {
   gc: gcTests,
   isolation: isolationTests,
   "api keys": apiKeyTests,
+  "shared secrets": sharedSecretTests,
   properties: propertyTests,
 } satisfies Record<string, (open: OpenFixture) => void>;
 

@@ -67,5 +67,9 @@ export function tenantTests(open: OpenFixture): void {
     await expectCode(store.listTenants(), "UNAVAILABLE");
     await expectCode(store.createTenant("other"), "UNAVAILABLE");
     await expectCode(store.gc(0), "UNAVAILABLE");
+    await expectCode(
+      store.sharedSecret("s", () => "v"),
+      "UNAVAILABLE",
+    );
   });
 }

@@ -84,6 +84,7 @@ import {
 import { PostgresCredentialStore } from "./postgres-credential-store.js";
 import { isUniqueViolation } from "./postgres-errors.js";
 import { PostgresGarbageCollector } from "./postgres-garbage-collector.js";
+import { PostgresSecretStore } from "./postgres-secret-store.js";
 
 export type { PostgresDatastoreOptions } from "./postgres-connection.js";
 
@@ -130,6 +131,7 @@ export class PostgresDatastore implements Datastore {
   readonly #credentials: PostgresCredentialStore;
   readonly #changelog: PostgresChangelog;
   readonly #collector: PostgresGarbageCollector;
+  readonly #secrets: PostgresSecretStore;
 
   private constructor(db: PostgresConnection) {
     this.#db = db;
@@ -137,6 +139,7 @@ export class PostgresDatastore implements Datastore {
     this.#credentials = new PostgresCredentialStore(db);
     this.#changelog = new PostgresChangelog(db, (tenant) => this.headRevision(tenant));
     this.#collector = new PostgresGarbageCollector(db);
+    this.#secrets = new PostgresSecretStore(db);
   }
 
   /** Connects, migrates the schema and returns the datastore; UNAVAILABLE when unreachable. */
@@ -689,6 +692,12 @@ export class PostgresDatastore implements Datastore {
     return row.rev === null || row.text === null
       ? undefined
       : { text: row.text, revision: Number(row.rev) };
+  }
+
+  // ---- shared secrets (postgres-secret-store.ts) ----------------------------------------------
+
+  sharedSecret(name: string, generate: () => string): Promise<string> {
+    return this.#secrets.sharedSecret(name, generate);
   }
 
   // ---- gc and close (postgres-garbage-collector.ts) --------------------------------------

@@ -112,6 +112,19 @@ CREATE TABLE :schema.api_keys (
 CREATE INDEX api_keys_by_tenant ON :schema.api_keys (tenant, created_at);
 `,
   },
+  {
+    version: 3,
+    name: "shared secrets",
+    sql: `
+-- Store-wide secrets every replica must agree on (the zookie signing secret), created once by
+-- the first replica that needs one (INSERT ... ON CONFLICT DO NOTHING) and never replaced.
+CREATE TABLE :schema.shared_secrets (
+  name text COLLATE "C" PRIMARY KEY,
+  value text NOT NULL,
+  created_at bigint NOT NULL
+);
+`,
+  },
 ];
 
 /** Applies the missing migrations; refuses a schema migrated by a newer release. */

@@ -80,6 +80,7 @@ import { SqliteCredentialStore } from "./sqlite-credential-store.js";
 import type { SqliteDatabase, SqliteStatement } from "./sqlite-driver.js";
 import { isUniqueViolation } from "./sqlite-errors.js";
 import { SqliteGarbageCollector } from "./sqlite-garbage-collector.js";
+import { SqliteSecretStore } from "./sqlite-secret-store.js";
 
 export type { SqliteDatastoreOptions } from "./sqlite-connection.js";
 
@@ -167,6 +168,7 @@ export class SqliteDatastore implements Datastore {
   readonly #credentials: SqliteCredentialStore;
   readonly #changelog: SqliteChangelog;
   readonly #collector: SqliteGarbageCollector;
+  readonly #secrets: SqliteSecretStore;
 
   /** Takes ownership of `db`: configures it, migrates it and closes it on `close()`. */
   constructor(db: SqliteDatabase, options: SqliteDatastoreOptions) {
@@ -175,6 +177,7 @@ export class SqliteDatastore implements Datastore {
     this.#credentials = new SqliteCredentialStore(this.#db);
     this.#changelog = new SqliteChangelog(this.#db, (tenant) => this.headRevision(tenant));
     this.#collector = new SqliteGarbageCollector(this.#db);
+    this.#secrets = new SqliteSecretStore(this.#db);
   }
 
   // ---- plumbing -------------------------------------------------------------------------
@@ -615,6 +618,12 @@ export class SqliteDatastore implements Datastore {
         .get(t.pk, revision);
       return row === undefined ? undefined : { text: row.text, revision: row.rev };
     });
+  }
+
+  // ---- shared secrets (sqlite-secret-store.ts) ----------------------------------------------
+
+  sharedSecret(name: string, generate: () => string): Promise<string> {
+    return this.#secrets.sharedSecret(name, generate);
   }
 
   // ---- gc and close (sqlite-garbage-collector.ts) ----------------------------------------

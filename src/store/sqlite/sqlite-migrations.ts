@@ -107,6 +107,19 @@ CREATE TABLE api_keys (
 CREATE INDEX api_keys_by_tenant ON api_keys (tenant, created_at);
 `,
   },
+  {
+    version: 3,
+    name: "shared secrets",
+    sql: `
+-- Store-wide secrets every process must agree on (the zookie signing secret), created once by
+-- the first process that needs one and never replaced.
+CREATE TABLE shared_secrets (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+`,
+  },
 ];
 
 /** Applies the missing migrations in one transaction; refuses a database from a newer release. */

@@ -5,6 +5,7 @@ import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../../test/support/manual-clock.js";
 import { describeDatastore } from "../conformance/describe-datastore.js";
+import { describeSharedDatastore } from "../conformance/describe-shared-datastore.js";
 import { collect, create, expectCode, keys, rel } from "../conformance/tuple-fixtures.js";
 import { openDatastore } from "../open.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
@@ -16,6 +17,10 @@ const tempFile = () => join(dir, `store-${files++}.db`);
 
 describe("sqlite", () => {
   describeDatastore("conformance", ({ clock }) => openDatastore("sqlite::memory:", { clock }));
+  describeSharedDatastore("conformance with two instances on one file", async ({ clock }) => {
+    const path = tempFile();
+    return { open: () => openDatastore(`sqlite:${path}`, { clock }) };
+  });
 
   describe("engine", () => {
     it("declares one writer and no cross-process notification", async () => {
