@@ -39,8 +39,27 @@ export interface OpenDatastoreOptions {
    * several Trellis deployments (or test runs) can share one database. Default `public`.
    */
   readonly postgresSchema?: string;
-  /** PostgreSQL only. Milliseconds to wait for a connection. Default 10 000. */
+  /**
+   * PostgreSQL only. Milliseconds to wait for a new connection, or for a free one when all
+   * `poolSize` are busy; past it the call fails with UNAVAILABLE. Default 5000.
+   */
   readonly connectTimeoutMs?: number;
+  /**
+   * PostgreSQL only. The time limit of one statement of an ordinary call (reads, writes of up
+   * to 1000 mutations, keys, secrets, the changelog). The server cancels a statement past it
+   * (the call fails with DEADLINE_EXCEEDED); a server that does not answer at all is given up
+   * a little later (up to a second) and the call fails with UNAVAILABLE, so a call never hangs
+   * on a vanished server. Sent as the `statement_timeout` connection parameter, which a
+   * connection pooler in between must pass on (PgBouncer: `ignore_startup_parameters`).
+   * Default 5000.
+   */
+  readonly queryTimeoutMs?: number;
+  /**
+   * PostgreSQL only. The same limit for bulk work: an import batch, a deleteByFilter, the
+   * guards of a schema write, a write of more than 1000 mutations, gc's deletions. Default
+   * 60 000.
+   */
+  readonly bulkQueryTimeoutMs?: number;
   /**
    * How often `waitForChanges` polls the head revision as a fallback for writes it is not told
    * about (other processes on a SQLite file; a lost LISTEN connection). Default 1000 ms.
@@ -56,7 +75,9 @@ export const DATASTORE_DEFAULTS = {
   busyRetries: 3,
   poolSize: 10,
   postgresSchema: "public",
-  connectTimeoutMs: 10_000,
+  connectTimeoutMs: 5000,
+  queryTimeoutMs: 5000,
+  bulkQueryTimeoutMs: 60_000,
   watchPollIntervalMs: 1000,
   exportPageSize: 1000,
 } as const;
@@ -93,6 +114,8 @@ function resolveOptions(options: OpenDatastoreOptions): Resolved {
   checkInteger("busyRetries", resolved.busyRetries, 0, 100);
   checkInteger("poolSize", resolved.poolSize, 1, 1000);
   checkInteger("connectTimeoutMs", resolved.connectTimeoutMs, 1, 600_000);
+  checkInteger("queryTimeoutMs", resolved.queryTimeoutMs, 1, 3_600_000);
+  checkInteger("bulkQueryTimeoutMs", resolved.bulkQueryTimeoutMs, 1, 3_600_000);
   checkInteger("watchPollIntervalMs", resolved.watchPollIntervalMs, 1, 3_600_000);
   checkInteger("exportPageSize", resolved.exportPageSize, 1, 100_000);
   if (
@@ -136,6 +159,8 @@ export async function openDatastore(
       poolSize: resolved.poolSize,
       schema: resolved.postgresSchema,
       connectTimeoutMs: resolved.connectTimeoutMs,
+      queryTimeoutMs: resolved.queryTimeoutMs,
+      bulkQueryTimeoutMs: resolved.bulkQueryTimeoutMs,
       watchPollIntervalMs: resolved.watchPollIntervalMs,
       exportPageSize: resolved.exportPageSize,
     });

@@ -201,6 +201,9 @@ export class PostgresChangelog implements Changelog {
       connectionString: this.#db.connectionString,
       connectionTimeoutMillis: this.#db.options.connectTimeoutMs,
       application_name: "trellis-listen",
+      // A listener whose server vanished is noticed and dropped; waits poll meanwhile.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
     });
     const drop = (): void => {
       if (this.#listener === listening) this.#listener = undefined;

@@ -15,8 +15,43 @@ export interface PostgresDatastoreOptions {
   /** The schema (namespace) of the tables; a lowercase identifier. */
   readonly schema: string;
   readonly connectTimeoutMs: number;
+  /** The time limit of one statement of an ordinary call (see `OpenDatastoreOptions`). */
+  readonly queryTimeoutMs: number;
+  /** The time limit of one statement of bulk work (see `OpenDatastoreOptions`). */
+  readonly bulkQueryTimeoutMs: number;
   readonly watchPollIntervalMs: number;
   readonly exportPageSize: number;
+}
+
+/**
+ * How long the client waits for the answer to a statement limited to `limitMs` on the server:
+ * a little longer, so that a slow statement ends with the server's own cancellation
+ * (DEADLINE_EXCEEDED) and only a server that does not answer at all ends here (UNAVAILABLE).
+ */
+export function answerTimeout(limitMs: number): number {
+  return limitMs + Math.min(1000, limitMs);
+}
+
+/** Idle connections are probed after this long, so a vanished server is noticed while idle. */
+const KEEPALIVE_AFTER_MS = 10_000;
+
+/**
+ * One transaction's connection. Its statements run under the transaction's time limit; it is
+ * valid only inside the function given to `transaction`.
+ */
+export interface PostgresTx {
+  query<Row extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<Row>>;
+}
+
+export interface TransactionOptions {
+  /**
+   * Bulk work (imports, deletes by filter, schema guards, gc, large writes): its statements get
+   * `bulkQueryTimeoutMs` instead of `queryTimeoutMs`.
+   */
+  readonly bulk?: boolean;
 }
 
 /** The NOTIFY channel; payloads name the schema, so deployments sharing a database ignore each other. */
@@ -71,26 +106,41 @@ export class PostgresConnection {
     connectionString: string,
     options: PostgresDatastoreOptions,
   ): Promise<PostgresConnection> {
+    // Migrations run on a connection of their own, without the statement time limits: DDL on
+    // a big table, or waiting for another replica's migration, may take longer.
+    const migrator = new pg.Client({
+      connectionString,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      application_name: "trellis-migrate",
+    });
+    migrator.on("error", () => undefined);
+    try {
+      await migrator.connect();
+      await migratePostgres(migrator, `"${options.schema}"`, options.schema, options.clock.now());
+    } catch (err) {
+      throw wrapPostgresError(err, "opening the database");
+    } finally {
+      await migrator.end().catch(() => undefined);
+    }
     const pool = new pg.Pool({
       connectionString,
       max: options.poolSize,
+      // Also bounds the wait for a free connection of a busy pool.
       connectionTimeoutMillis: options.connectTimeoutMs,
       application_name: "trellis",
+      // The server cancels a statement past its limit; the client gives up on a server that
+      // does not answer at all a little later and drops the connection.
+      statement_timeout: options.queryTimeoutMs,
+      query_timeout: answerTimeout(options.queryTimeoutMs),
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_AFTER_MS,
     });
     // An idle client losing its connection must not crash the process; the next query on the
     // pool reconnects or fails with UNAVAILABLE.
     pool.on("error", () => undefined);
-    try {
-      const client = await pool.connect();
-      try {
-        await migratePostgres(client, `"${options.schema}"`, options.schema, options.clock.now());
-      } finally {
-        client.release();
-      }
-    } catch (err) {
-      await pool.end().catch(() => undefined);
-      throw wrapPostgresError(err, "opening the database");
-    }
+    // Nor may a checked-out client between two statements of a transaction: its next
+    // statement fails instead, and the transaction drops it.
+    pool.on("connect", (client) => client.on("error", () => undefined));
     return new PostgresConnection(pool, connectionString, options);
   }
 
@@ -119,8 +169,15 @@ export class PostgresConnection {
     }
   }
 
-  /** Runs `fn` in a READ COMMITTED transaction on one pooled client. */
-  async transaction<T>(action: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in a READ COMMITTED transaction on one pooled client, under the time limit of
+   * ordinary calls or (with `bulk`) of bulk work.
+   */
+  async transaction<T>(
+    action: string,
+    fn: (tx: PostgresTx) => Promise<T>,
+    options: TransactionOptions = {},
+  ): Promise<T> {
     if (this.#closed) throw datastoreClosed();
     let client: pg.PoolClient;
     try {
@@ -128,10 +185,18 @@ export class PostgresConnection {
     } catch (err) {
       throw wrapPostgresError(err, action);
     }
+    const limit =
+      options.bulk === true ? this.options.bulkQueryTimeoutMs : this.options.queryTimeoutMs;
+    const tx: PostgresTx = {
+      // `query_timeout` per statement is honoured by pg, though its types omit it.
+      query: (sql, values) =>
+        client.query({ text: sql, values, query_timeout: answerTimeout(limit) } as pg.QueryConfig),
+    };
     let broken: Error | undefined;
     try {
       await client.query("BEGIN");
-      const result = await fn(client);
+      if (options.bulk === true) await client.query(`SET LOCAL statement_timeout = ${limit}`);
+      const result = await fn(tx);
       await client.query("COMMIT");
       return result;
     } catch (err) {
@@ -151,7 +216,7 @@ export class PostgresConnection {
    * Locks the tenant's row until the transaction ends: writers of one tenant queue here, so
    * revision N+1 is allocated only after N has committed.
    */
-  async lockTenant(client: pg.PoolClient, tenant: string): Promise<LockedTenant> {
+  async lockTenant(client: PostgresTx, tenant: string): Promise<LockedTenant> {
     const { rows } = await client.query<{ pk: number; head_rev: string }>(
       `SELECT pk, head_rev FROM ${this.s}.tenants WHERE id = $1 FOR UPDATE`,
       [tenant],
@@ -163,7 +228,7 @@ export class PostgresConnection {
 
   /** Records the commit time of `revision`, makes it the head and NOTIFYs the other processes. */
   async commitRevision(
-    client: pg.PoolClient,
+    client: PostgresTx,
     tenant: string,
     locked: LockedTenant,
     revision: Revision,

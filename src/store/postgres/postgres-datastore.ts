@@ -80,6 +80,7 @@ import {
   Params,
   PostgresConnection,
   type PostgresDatastoreOptions,
+  type PostgresTx,
 } from "./postgres-connection.js";
 import { PostgresCredentialStore } from "./postgres-credential-store.js";
 import { isUniqueViolation } from "./postgres-errors.js";
@@ -87,6 +88,9 @@ import { PostgresGarbageCollector } from "./postgres-garbage-collector.js";
 import { PostgresSecretStore } from "./postgres-secret-store.js";
 
 export type { PostgresDatastoreOptions } from "./postgres-connection.js";
+
+/** A write of more mutations than this runs under the time limit of bulk work. */
+const BULK_WRITE = 1000;
 
 interface SnapshotRow {
   head_rev: string;
@@ -395,7 +399,7 @@ export class PostgresDatastore implements Datastore {
 
   /** How many live, unexpired tuples match, counting at most `limit` (null: all). */
   async #countPresent(
-    client: pg.PoolClient,
+    client: PostgresTx,
     tenantPk: number,
     filter: NormalizedFilter,
     now: number,
@@ -413,7 +417,7 @@ export class PostgresDatastore implements Datastore {
 
   /** Whether each precondition's filter matches a present tuple at head. */
   async #matched(
-    client: pg.PoolClient,
+    client: PostgresTx,
     tenantPk: number,
     preconditions: readonly CheckedPrecondition[],
     now: number,
@@ -427,7 +431,7 @@ export class PostgresDatastore implements Datastore {
 
   /** The live rows of the given tuples, by index into `rels`. */
   async #findLive(
-    client: pg.PoolClient,
+    client: PostgresTx,
     tenantPk: number,
     rels: readonly Relationship[],
   ): Promise<Map<number, LiveRow<string>>> {
@@ -457,7 +461,7 @@ export class PostgresDatastore implements Datastore {
 
   /** Ends rows at `revision`; a null seq marks a replaced row (no DELETE in the changelog). */
   async #end(
-    client: pg.PoolClient,
+    client: PostgresTx,
     revision: Revision,
     ids: readonly string[],
     seqs: readonly (number | null)[],
@@ -472,7 +476,7 @@ export class PostgresDatastore implements Datastore {
 
   /** Inserts rows created at `revision` with the given changelog positions, in one statement. */
   async #insert(
-    client: pg.PoolClient,
+    client: PostgresTx,
     tenantPk: number,
     revision: Revision,
     rels: readonly Relationship[],
@@ -491,7 +495,7 @@ export class PostgresDatastore implements Datastore {
 
   /** Carries out a plan at `revision`: ends first, then inserts, one statement each. */
   async #apply(
-    client: pg.PoolClient,
+    client: PostgresTx,
     tenantPk: number,
     revision: Revision,
     plan: WritePlan<string>,
@@ -518,20 +522,24 @@ export class PostgresDatastore implements Datastore {
   ): Promise<Revision> {
     checkTenantId(tenant);
     const checked = validateWrite(mutations, preconditions);
-    const revision = await this.#db.transaction("write", async (client) => {
-      const locked = await this.#db.lockTenant(client, tenant);
-      const now = this.#clock.now();
-      const rev = locked.head + 1;
-      checkPreconditions(checked, await this.#matched(client, locked.pk, checked, now));
-      const live = await this.#findLive(
-        client,
-        locked.pk,
-        mutations.map((m) => m.relationship),
-      );
-      await this.#apply(client, locked.pk, rev, planWrite(mutations, live, now));
-      await this.#db.commitRevision(client, tenant, locked, rev);
-      return rev;
-    });
+    const revision = await this.#db.transaction(
+      "write",
+      async (client) => {
+        const locked = await this.#db.lockTenant(client, tenant);
+        const now = this.#clock.now();
+        const rev = locked.head + 1;
+        checkPreconditions(checked, await this.#matched(client, locked.pk, checked, now));
+        const live = await this.#findLive(
+          client,
+          locked.pk,
+          mutations.map((m) => m.relationship),
+        );
+        await this.#apply(client, locked.pk, rev, planWrite(mutations, live, now));
+        await this.#db.commitRevision(client, tenant, locked, rev);
+        return rev;
+      },
+      { bulk: mutations.length > BULK_WRITE },
+    );
     return this.#changelog.committed(tenant, revision);
   }
 
@@ -544,35 +552,42 @@ export class PostgresDatastore implements Datastore {
     const normalized = normalizeFilter(filter);
     if (options.limit !== undefined) checkPositiveInteger(options.limit, "limit");
     const preconditions = validatePreconditions(options.preconditions);
-    const result = await this.#db.transaction("deleteByFilter", async (client) => {
-      const locked = await this.#db.lockTenant(client, tenant);
-      const now = this.#clock.now();
-      const rev = locked.head + 1;
-      checkPreconditions(preconditions, await this.#matched(client, locked.pk, preconditions, now));
-      const bound = deleteByFilterCountBound(options);
-      const plan = planDeleteByFilter(
-        normalized,
-        options,
-        bound === undefined
-          ? undefined
-          : await this.#countPresent(client, locked.pk, normalized, now, bound),
-      );
-      const params = new Params();
-      params.add(locked.pk);
-      params.add(now);
-      params.add(rev);
-      // One statement numbers the victims in stable order (their changelog order) and ends them.
-      const sql = `WITH victims AS (
+    const result = await this.#db.transaction(
+      "deleteByFilter",
+      async (client) => {
+        const locked = await this.#db.lockTenant(client, tenant);
+        const now = this.#clock.now();
+        const rev = locked.head + 1;
+        checkPreconditions(
+          preconditions,
+          await this.#matched(client, locked.pk, preconditions, now),
+        );
+        const bound = deleteByFilterCountBound(options);
+        const plan = planDeleteByFilter(
+          normalized,
+          options,
+          bound === undefined
+            ? undefined
+            : await this.#countPresent(client, locked.pk, normalized, now, bound),
+        );
+        const params = new Params();
+        params.add(locked.pk);
+        params.add(now);
+        params.add(rev);
+        // One statement numbers the victims in stable order (their changelog order) and ends them.
+        const sql = `WITH victims AS (
           SELECT id, row_number() OVER (${STABLE_ORDER}) - 1 AS seq FROM ${this.#s}.relationships
           WHERE tenant = $1${filterSql(normalized, params)} AND deleted_rev IS NULL
             AND (expires_at IS NULL OR expires_at > $2)
           ${STABLE_ORDER} LIMIT ${params.add(plan.limit ?? null)})
         UPDATE ${this.#s}.relationships r SET deleted_rev = $3, deleted_seq = v.seq
         FROM victims v WHERE r.id = v.id`;
-      const updated = await client.query(sql, params.values);
-      await this.#db.commitRevision(client, tenant, locked, rev);
-      return { revision: rev, deleted: updated.rowCount ?? 0, partial: plan.partial };
-    });
+        const updated = await client.query(sql, params.values);
+        await this.#db.commitRevision(client, tenant, locked, rev);
+        return { revision: rev, deleted: updated.rowCount ?? 0, partial: plan.partial };
+      },
+      { bulk: true },
+    );
     this.#changelog.committed(tenant, result.revision);
     return result;
   }
@@ -615,25 +630,33 @@ export class PostgresDatastore implements Datastore {
     const rels = batch.relationships;
     const seqs = rels.map((_, i) => i);
     try {
-      return await this.#db.transaction("bulkImport", async (client) => {
-        const locked = await this.#db.lockTenant(client, tenant);
-        const rev = locked.head + 1;
-        await this.#insert(client, locked.pk, rev, rels, seqs);
-        await this.#db.commitRevision(client, tenant, locked, rev);
-        return rev;
-      });
+      return await this.#db.transaction(
+        "bulkImport",
+        async (client) => {
+          const locked = await this.#db.lockTenant(client, tenant);
+          const rev = locked.head + 1;
+          await this.#insert(client, locked.pk, rev, rels, seqs);
+          await this.#db.commitRevision(client, tenant, locked, rev);
+          return rev;
+        },
+        { bulk: true },
+      );
     } catch (err) {
       if (!(err instanceof TrellisError && isUniqueViolation(err.cause))) throw err;
     }
-    return this.#db.transaction("bulkImport", async (client) => {
-      const locked = await this.#db.lockTenant(client, tenant);
-      const rev = locked.head + 1;
-      const live = await this.#findLive(client, locked.pk, rels);
-      const plan = planImportBatch(batch, live, rev, this.#clock.now());
-      await this.#apply(client, locked.pk, rev, plan);
-      await this.#db.commitRevision(client, tenant, locked, rev);
-      return rev;
-    });
+    return this.#db.transaction(
+      "bulkImport",
+      async (client) => {
+        const locked = await this.#db.lockTenant(client, tenant);
+        const rev = locked.head + 1;
+        const live = await this.#findLive(client, locked.pk, rels);
+        const plan = planImportBatch(batch, live, rev, this.#clock.now());
+        await this.#apply(client, locked.pk, rev, plan);
+        await this.#db.commitRevision(client, tenant, locked, rev);
+        return rev;
+      },
+      { bulk: true },
+    );
   }
 
   // ---- schema -----------------------------------------------------------------------------
@@ -652,26 +675,29 @@ export class PostgresDatastore implements Datastore {
     const guards = (options.refuseIfAnyMatch ?? []).map((filter, i) =>
       normalizeFilter(filter, `refuseIfAnyMatch[${i}]`),
     );
-    const revision = await this.#db.transaction("writeSchema", async (client) => {
-      const locked = await this.#db.lockTenant(client, tenant);
-      const now = this.#clock.now();
-      const matches: { filter: NormalizedFilter; count: number }[] = [];
-      for (const filter of guards) {
-        matches.push({
-          filter,
-          count: await this.#countPresent(client, locked.pk, filter, now, null),
-        });
-      }
-      checkSchemaGuards(matches);
-      const rev = locked.head + 1;
-      await client.query(`INSERT INTO ${this.#s}.schemas (tenant, rev, text) VALUES ($1, $2, $3)`, [
-        locked.pk,
-        rev,
-        text,
-      ]);
-      await this.#db.commitRevision(client, tenant, locked, rev);
-      return rev;
-    });
+    const revision = await this.#db.transaction(
+      "writeSchema",
+      async (client) => {
+        const locked = await this.#db.lockTenant(client, tenant);
+        const now = this.#clock.now();
+        const matches: { filter: NormalizedFilter; count: number }[] = [];
+        for (const filter of guards) {
+          matches.push({
+            filter,
+            count: await this.#countPresent(client, locked.pk, filter, now, null),
+          });
+        }
+        checkSchemaGuards(matches);
+        const rev = locked.head + 1;
+        await client.query(
+          `INSERT INTO ${this.#s}.schemas (tenant, rev, text) VALUES ($1, $2, $3)`,
+          [locked.pk, rev, text],
+        );
+        await this.#db.commitRevision(client, tenant, locked, rev);
+        return rev;
+      },
+      { bulk: true },
+    );
     return this.#changelog.committed(tenant, revision);
   }
 

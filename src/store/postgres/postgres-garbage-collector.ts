@@ -41,33 +41,37 @@ export class PostgresGarbageCollector {
       });
       if (moved === undefined) continue;
       const { pk, horizon } = moved;
-      const counts = await this.#db.transaction("gc", async (client) => {
-        const ended = await client.query(
-          `DELETE FROM ${s}.relationships WHERE tenant = $1 AND deleted_rev <= $2`,
-          [pk, horizon],
-        );
-        // Expired rows are invisible at every revision from now on; those created at or before
-        // the horizon carry no changelog entry a follower could still need.
-        const expired = await client.query(
-          `DELETE FROM ${s}.relationships
+      const counts = await this.#db.transaction(
+        "gc",
+        async (client) => {
+          const ended = await client.query(
+            `DELETE FROM ${s}.relationships WHERE tenant = $1 AND deleted_rev <= $2`,
+            [pk, horizon],
+          );
+          // Expired rows are invisible at every revision from now on; those created at or before
+          // the horizon carry no changelog entry a follower could still need.
+          const expired = await client.query(
+            `DELETE FROM ${s}.relationships
            WHERE tenant = $1 AND expires_at <= $3 AND deleted_rev IS NULL AND created_rev <= $2`,
-          [pk, horizon, now],
-        );
-        const revisions = await client.query(
-          `DELETE FROM ${s}.revisions WHERE tenant = $1 AND rev < $2`,
-          [pk, horizon],
-        );
-        const schemas = await client.query(
-          `DELETE FROM ${s}.schemas WHERE tenant = $1 AND rev <
+            [pk, horizon, now],
+          );
+          const revisions = await client.query(
+            `DELETE FROM ${s}.revisions WHERE tenant = $1 AND rev < $2`,
+            [pk, horizon],
+          );
+          const schemas = await client.query(
+            `DELETE FROM ${s}.schemas WHERE tenant = $1 AND rev <
              (SELECT max(rev) FROM ${s}.schemas WHERE tenant = $1 AND rev <= $2)`,
-          [pk, horizon],
-        );
-        return {
-          relationships: (ended.rowCount ?? 0) + (expired.rowCount ?? 0),
-          revisions: revisions.rowCount ?? 0,
-          schemas: schemas.rowCount ?? 0,
-        };
-      });
+            [pk, horizon],
+          );
+          return {
+            relationships: (ended.rowCount ?? 0) + (expired.rowCount ?? 0),
+            revisions: revisions.rowCount ?? 0,
+            schemas: schemas.rowCount ?? 0,
+          };
+        },
+        { bulk: true },
+      );
       total.tenants++;
       total.relationships += counts.relationships;
       total.revisions += counts.revisions;

@@ -3,7 +3,7 @@
  * open, in one transaction under an advisory lock, so that replicas starting together migrate
  * once. A released migration is never edited; a change is a new number.
  */
-import type { PoolClient } from "pg";
+import type { ClientBase } from "pg";
 import { TrellisError } from "../../core/index.js";
 
 export interface PostgresMigration {
@@ -129,7 +129,7 @@ CREATE TABLE :schema.shared_secrets (
 
 /** Applies the missing migrations; refuses a schema migrated by a newer release. */
 export async function migratePostgres(
-  client: PoolClient,
+  client: ClientBase,
   quotedSchema: string,
   schema: string,
   now: number,

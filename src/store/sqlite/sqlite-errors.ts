@@ -1,4 +1,8 @@
-/** Maps better-sqlite3 failures to TrellisError codes so that no raw driver error escapes. */
+/**
+ * Maps better-sqlite3 failures to TrellisError codes, worded by us: a caller never sees the
+ * driver's text, only what went wrong; the driver's error stays as `cause`, for the server's
+ * log.
+ */
 import { TrellisError } from "../../core/index.js";
 import type { SqliteDriverError } from "./sqlite-driver.js";
 
@@ -23,24 +27,30 @@ export function isUniqueViolation(err: unknown): boolean {
   );
 }
 
-/** Failures of the file or its locks, which may pass: UNAVAILABLE. */
-const UNAVAILABLE_PREFIXES = [
-  "SQLITE_BUSY",
-  "SQLITE_LOCKED",
-  "SQLITE_CANTOPEN",
-  "SQLITE_IOERR",
-  "SQLITE_FULL",
-  "SQLITE_READONLY",
-  "SQLITE_PROTOCOL",
+/** Failures of the file or its locks, which may pass (UNAVAILABLE), each in our words. */
+const UNAVAILABLE: readonly (readonly [prefix: string, reason: string])[] = [
+  ["SQLITE_BUSY", "the database file is locked by another connection"],
+  ["SQLITE_LOCKED", "the database file is locked by another connection"],
+  ["SQLITE_CANTOPEN", "the database file cannot be opened"],
+  ["SQLITE_IOERR", "the database file cannot be read or written"],
+  ["SQLITE_FULL", "the disk holding the database file is full"],
+  ["SQLITE_READONLY", "the database file is read-only"],
+  ["SQLITE_PROTOCOL", "the database file's lock protocol failed"],
 ];
 
+/**
+ * The TrellisError for a failure of `action` (a method name, or what was being opened):
+ * UNAVAILABLE for a locked, missing, unreadable, full or read-only file, INTERNAL otherwise.
+ */
 export function wrapSqliteError(err: unknown, action: string): TrellisError {
   if (err instanceof TrellisError) return err;
-  if (isDriverError(err) && UNAVAILABLE_PREFIXES.some((p) => err.code.startsWith(p))) {
-    return new TrellisError("UNAVAILABLE", `sqlite: ${action} failed: ${err.message}`, {
-      cause: err,
-    });
+  if (isDriverError(err)) {
+    const reason = UNAVAILABLE.find(([prefix]) => err.code.startsWith(prefix))?.[1];
+    if (reason !== undefined) {
+      return new TrellisError("UNAVAILABLE", `${reason} (${action}); retry later`, {
+        cause: err,
+      });
+    }
   }
-  const message = err instanceof Error ? err.message : String(err);
-  return new TrellisError("INTERNAL", `sqlite: ${action} failed: ${message}`, { cause: err });
+  return new TrellisError("INTERNAL", `the SQLite store failed ${action}`, { cause: err });
 }
