@@ -37,13 +37,17 @@ export function checkNewApiKey(record: ApiKeyRecord): void {
   }
   if (
     !Array.isArray(record.scopes) ||
-    !record.scopes.every((s) => typeof s === "string" && s !== "")
+    !record.scopes.every((s) => typeof s === "string" && s !== "" && !s.includes("\0"))
   ) {
-    throw invalidArgument("scopes must be an array of non-empty strings", "scopes");
+    throw invalidArgument("scopes must be an array of non-empty strings without NUL", "scopes");
   }
-  if (typeof record.description !== "string" || record.description.length > MAX_DESCRIPTION) {
+  if (
+    typeof record.description !== "string" ||
+    record.description.length > MAX_DESCRIPTION ||
+    record.description.includes("\0")
+  ) {
     throw invalidArgument(
-      `description must be a string of at most ${MAX_DESCRIPTION} characters`,
+      `description must be a string of at most ${MAX_DESCRIPTION} characters without NUL`,
       "description",
     );
   }

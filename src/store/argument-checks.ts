@@ -16,6 +16,20 @@ export function checkTenantId(id: unknown, field = "tenant"): asserts id is stri
   }
 }
 
+/**
+ * Schema text: any string without NUL (PostgreSQL's text cannot hold one, so neither engine
+ * stores one). Parsing is the schema layer's.
+ */
+export function checkSchemaText(text: unknown): asserts text is string {
+  if (typeof text !== "string") {
+    throw invalidArgument("the schema text must be a string", "schema");
+  }
+  const nul = text.indexOf("\0");
+  if (nul >= 0) {
+    throw invalidArgument(`the schema text holds a NUL character at offset ${nul}`, "schema");
+  }
+}
+
 export function checkRevision(revision: unknown, field = "revision"): asserts revision is Revision {
   if (typeof revision !== "number" || !Number.isSafeInteger(revision) || revision < 0) {
     throw invalidArgument(

@@ -14,8 +14,9 @@ export interface ApiKeyRecord {
   readonly tenant: TenantId;
   /** Lowercase hex SHA-256 of the secret. */
   readonly secretHash: string;
+  /** Non-empty strings without NUL. */
   readonly scopes: readonly string[];
-  /** At most 200 characters, for people. */
+  /** At most 200 characters without NUL, for people. */
   readonly description: string;
   readonly createdAt: Date;
   /** Absent: the key does not expire. */

@@ -2,9 +2,18 @@
  * The opaque page cursor of `readByFilter`: the identity of the last relationship returned
  * (keyset pagination, so a page costs the same wherever it starts) plus a fingerprint of the
  * filter, so a cursor replayed against another filter is refused instead of silently skipping.
- * Format: base64url of the JSON array `["r1", fingerprint, ...identity]`.
+ * Format: base64url of the JSON array `["r1", fingerprint, ...identity]`. A decoded cursor's
+ * identity is checked like a tuple's, so a forged one cannot carry what no tuple holds (NUL).
  */
-import { invalidArgument, type Relationship } from "../core/index.js";
+import {
+  ELLIPSIS,
+  invalidArgument,
+  isValidIdentifier,
+  isValidObjectId,
+  isValidTypeName,
+  type Relationship,
+  WILDCARD_ID,
+} from "../core/index.js";
 import { FILTER_COLUMNS, type NormalizedFilter, normalizeFilter } from "./relationship-filter.js";
 import type { RelationshipFilter } from "./relationship-reader.js";
 import { type IdentityKey, identityKey } from "./tuple-row.js";
@@ -62,7 +71,21 @@ export function decodeCursor(filter: NormalizedFilter, cursor: string): Identity
   if (parsed[1] !== fingerprint(filter)) {
     throw invalidArgument("the cursor belongs to a different filter", "cursor");
   }
-  return parsed.slice(2) as IdentityKey;
+  const key = parsed.slice(2) as IdentityKey;
+  if (!isIdentity(key)) throw invalidArgument("malformed cursor", "cursor");
+  return key;
+}
+
+/** True when every part of `key` is a name or id a stored tuple can have. */
+function isIdentity([type, id, relation, subjectType, subjectId, subjectRelation]: IdentityKey) {
+  return (
+    isValidTypeName(type) &&
+    isValidObjectId(id) &&
+    isValidIdentifier(relation) &&
+    isValidTypeName(subjectType) &&
+    (subjectId === WILDCARD_ID || isValidObjectId(subjectId)) &&
+    (subjectRelation === ELLIPSIS || isValidIdentifier(subjectRelation))
+  );
 }
 
 /**

@@ -18,7 +18,8 @@ export interface StoredSchema {
 }
 
 /**
- * A tenant's schema versions. The text is stored as given; parsing is the schema layer's.
+ * A tenant's schema versions. The text is stored as given (any string without NUL, else
+ * INVALID_ARGUMENT); parsing is the schema layer's.
  * The common rules of `Datastore` (datastore.ts) apply.
  */
 export interface SchemaStore {

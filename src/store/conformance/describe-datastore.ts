@@ -22,6 +22,7 @@ import { revisionTests } from "./revisions.js";
 import { schemaTests } from "./schema.js";
 import { sharedSecretTests } from "./shared-secrets.js";
 import { tenantTests } from "./tenants.js";
+import { textValueTests } from "./text-values.js";
 import { writeTests } from "./writes.js";
 
 export type { Fixture, OpenFixture } from "./fixture.js";
@@ -44,6 +45,7 @@ const TOPICS = {
   isolation: isolationTests,
   "api keys": apiKeyTests,
   "shared secrets": sharedSecretTests,
+  "NUL in text": textValueTests,
   properties: propertyTests,
 } satisfies Record<string, (open: OpenFixture) => void>;
 

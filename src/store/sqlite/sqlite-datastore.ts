@@ -10,6 +10,7 @@ import {
   checkPositiveInteger,
   checkReadable,
   checkRevision,
+  checkSchemaText,
   checkTenantId,
   tenantExists,
   tenantNotFound,
@@ -582,11 +583,7 @@ export class SqliteDatastore implements Datastore {
     options: WriteSchemaOptions = {},
   ): Promise<Revision> {
     checkTenantId(tenant);
-    if (typeof text !== "string") {
-      throw new TrellisError("INVALID_ARGUMENT", "the schema text must be a string", {
-        field: "schema",
-      });
-    }
+    checkSchemaText(text);
     const guards = (options.refuseIfAnyMatch ?? []).map((filter, i) =>
       normalizeFilter(filter, `refuseIfAnyMatch[${i}]`),
     );
