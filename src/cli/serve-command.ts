@@ -4,7 +4,6 @@
  * engine, store). Every flag has a `TRELLIS_*` environment variable; a flag wins over its
  * variable, and both are checked before anything is opened, with a message naming the flag.
  */
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,7 +15,7 @@ import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "../api/server-limits.j
 import { type JwtOptions, JwtVerifier, PinoAuditLog } from "../auth/index.js";
 import { systemClock } from "../core/clock.js";
 import { defaultMemoryBudget, ENGINE_DEFAULTS, Engine, GC_DEFAULTS } from "../engine/engine.js";
-import { keptZookieSecret } from "../engine/zookie-secret.js";
+import { storedZookieSecret } from "../engine/zookie-secret.js";
 import { type CaveatLimits, DEFAULT_CAVEAT_LIMITS } from "../schema/caveat-limits.js";
 import type { Datastore } from "../store/datastore.js";
 import { openDatastore } from "../store/open.js";
@@ -238,7 +237,7 @@ const FLAGS: readonly FlagSpec[] = [
     key: "zookieSecret",
     env: "TRELLIS_ZOOKIE_SECRET",
     description:
-      "signs zookies, at least 16 bytes; replicas must share it (default: generated and kept in the SQLite directory as zookie.secret)",
+      "signs zookies, at least 16 bytes (default: one generated once and kept in the datastore, so every replica on it shares it)",
   },
   {
     flag: "--max-depth <n>",
@@ -636,34 +635,6 @@ function resolveJwt(
   };
 }
 
-/**
- * The zookie secret: the configured one; else, for a SQLite file, the one kept beside it
- * (created on first start, mode 0600) so that zookies survive restarts; else a random one,
- * with a warning, since zookies then die with the process (and, on PostgreSQL, are refused
- * by every other replica).
- */
-export function resolveZookieSecret(config: ServeConfig, logger: Logger): string {
-  if (config.zookieSecret !== undefined) return config.zookieSecret;
-  let kept: ReturnType<typeof keptZookieSecret>;
-  try {
-    kept = keptZookieSecret(config.datastore);
-  } catch (err) {
-    if (err instanceof TypeError) throw new UsageError(err.message);
-    throw err;
-  }
-  if (kept === undefined) {
-    logger.warn(
-      config.datastore.startsWith("sqlite:")
-        ? "no --zookie-secret with an in-memory store: using a random one; zookies stop working at restart"
-        : "no --zookie-secret (TRELLIS_ZOOKIE_SECRET): using a random one, so zookies stop working at restart; every replica sharing this PostgreSQL store must be given the same secret",
-    );
-    return randomBytes(32).toString("base64url");
-  }
-  if (kept.created)
-    logger.info({ file: kept.file }, "generated a zookie secret; keep it with the database");
-  return kept.secret;
-}
-
 /** Creates the tenant if missing and writes the preset when the tenant has no schema. */
 async function prepareTenant(
   store: Datastore,
@@ -768,8 +739,8 @@ export async function runServe(
   let store: Datastore | undefined;
   let engine: Engine | undefined;
   try {
-    const zookieSecret = resolveZookieSecret(config, log);
     store = await openDatastore(config.datastore);
+    const zookieSecret = config.zookieSecret ?? (await storedZookieSecret(store, config.datastore));
     engine = new Engine(store, {
       zookieSecret,
       maxDepth: config.maxDepth,

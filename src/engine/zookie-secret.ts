@@ -1,54 +1,40 @@
 /**
- * The zookie secret kept beside a SQLite file, so that zookies outlive the process and an
- * embedded instance and `trellis serve` on the same file accept each other's zookies.
+ * The secret that signs zookies, kept in the store: created once, by whichever process opens
+ * the store first, and read by every other one, so that replicas started the same way on one
+ * store accept each other's zookies, and zookies outlive restarts. A configured secret
+ * (`--zookie-secret`) overrides it.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { SecretStore } from "../store/secret-store.js";
 
-export const ZOOKIE_SECRET_FILE = "zookie.secret";
+/** The name of the zookie secret among the store's shared secrets. */
+export const ZOOKIE_SECRET_NAME = "zookie";
 
-/** The file path of a `sqlite:` datastore URL; undefined for other stores and `:memory:`. */
-export function sqliteFilePath(datastore: string): string | undefined {
-  if (!datastore.startsWith("sqlite:")) return undefined;
-  const path = datastore.slice("sqlite:".length).replace(/^\/\//, "");
-  return path === ":memory:" ? undefined : path;
-}
+/** Where earlier versions kept the secret of a SQLite file: beside it. */
+const LEGACY_SECRET_FILE = "zookie.secret";
 
 /**
- * The secret kept beside the SQLite file of `datastore`, created (mode 0600) when missing;
- * undefined when the datastore is not a SQLite file. `created` says whether this call made it.
- * A kept secret shorter than 16 bytes is a TypeError naming the file.
+ * The store's zookie secret, created on first use. For a SQLite datastore that still has a
+ * `zookie.secret` file beside it (written by earlier versions), the file's secret becomes the
+ * store's, so zookies handed out before keep working.
  */
-export function keptZookieSecret(
-  datastore: string,
-): { secret: string; file: string; created: boolean } | undefined {
-  const path = sqliteFilePath(datastore);
-  if (path === undefined) return undefined;
-  const file = join(dirname(path), ZOOKIE_SECRET_FILE);
-  try {
-    return { secret: readSecret(file), file, created: false };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
-  const secret = randomBytes(32).toString("base64url");
-  mkdirSync(dirname(file), { recursive: true });
-  try {
-    writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: "wx" });
-  } catch (err) {
-    // Another process created it first: use theirs.
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") {
-      return { secret: readSecret(file), file, created: false };
-    }
-    throw err;
-  }
-  return { secret, file, created: true };
+export function storedZookieSecret(store: SecretStore, datastore?: string): Promise<string> {
+  return store.sharedSecret(
+    ZOOKIE_SECRET_NAME,
+    () => legacySecret(datastore) ?? randomBytes(32).toString("base64url"),
+  );
 }
 
-function readSecret(file: string): string {
-  const kept = readFileSync(file, "utf8").trim();
-  if (Buffer.byteLength(kept) < 16) {
-    throw new TypeError(`${file} holds a zookie secret shorter than 16 bytes; fix or remove it`);
+function legacySecret(datastore: string | undefined): string | undefined {
+  if (datastore === undefined || !datastore.startsWith("sqlite:")) return undefined;
+  const path = datastore.slice("sqlite:".length).replace(/^\/\//, "");
+  if (path === ":memory:") return undefined;
+  try {
+    const kept = readFileSync(join(dirname(path), LEGACY_SECRET_FILE), "utf8").trim();
+    return Buffer.byteLength(kept) >= 16 ? kept : undefined;
+  } catch {
+    return undefined;
   }
-  return kept;
 }

@@ -2,7 +2,7 @@
  * The embedded `Trellis` end to end on a real SQLite file: the shared scenarios, then what only
  * an in-process instance does (reopening its file, presets, options, closing).
  */
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
@@ -55,19 +55,47 @@ describe("embedded Trellis on its own", () => {
     }
   });
 
-  test("keeps a generated zookie secret beside a SQLite file, so zookies outlive a reopen", async () => {
+  test("adopts the zookie secret earlier versions kept beside a SQLite file", async () => {
+    const datastore = tempDatabase();
+    const path = datastore.slice("sqlite:".length);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(join(dirname(path), "zookie.secret"), `${SECRET}\n`, { mode: 0o600 });
+    const legacy = await Trellis.open({ datastore });
+    let zookie: string;
+    try {
+      ({ zookie } = await legacy.writeSchema(SCENARIO_SCHEMA));
+    } finally {
+      await legacy.close();
+    }
+    const withFlag = await Trellis.open({ datastore, zookieSecret: SECRET });
+    try {
+      const { schema } = await withFlag.readSchema({ consistency: { atExactSnapshot: zookie } });
+      expect(schema).toBe(SCENARIO_SCHEMA);
+    } finally {
+      await withFlag.close();
+    }
+  });
+
+  test("keeps a generated zookie secret in the datastore, so zookies outlive a reopen", async () => {
     const datastore = tempDatabase();
     const first = await Trellis.open({ datastore });
     const { zookie } = await first.writeSchema(SCENARIO_SCHEMA);
     await first.close();
-    const file = join(dirname(datastore.slice("sqlite:".length)), "zookie.secret");
-    expect(statSync(file).mode & 0o777).toBe(0o600);
     const again = await Trellis.open({ datastore });
     try {
       const { schema } = await again.readSchema({ consistency: { atExactSnapshot: zookie } });
       expect(schema).toBe(SCENARIO_SCHEMA);
     } finally {
       await again.close();
+    }
+    // A secret kept by earlier versions beside the file would not replace the stored one.
+    writeFileSync(join(dirname(datastore.slice("sqlite:".length)), "zookie.secret"), `${SECRET}\n`);
+    const reopened = await Trellis.open({ datastore });
+    try {
+      const { schema } = await reopened.readSchema({ consistency: { atExactSnapshot: zookie } });
+      expect(schema).toBe(SCENARIO_SCHEMA);
+    } finally {
+      await reopened.close();
     }
     const otherSecret = await Trellis.open({ datastore, zookieSecret: SECRET });
     try {
