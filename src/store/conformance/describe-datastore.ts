@@ -14,6 +14,7 @@ import { deleteByFilterTests } from "./delete-by-filter.js";
 import { expirationTests } from "./expiration.js";
 import type { OpenFixture } from "./fixture.js";
 import { gcTests } from "./gc.js";
+import { gcSoakTests } from "./gc-soak.js";
 import { isolationTests } from "./isolation.js";
 import { preconditionTests } from "./preconditions.js";
 import { propertyTests } from "./properties.js";
@@ -42,6 +43,7 @@ const TOPICS = {
   "changelog and watch": changelogTests,
   expiration: expirationTests,
   gc: gcTests,
+  "gc soak and stats": gcSoakTests,
   isolation: isolationTests,
   "api keys": apiKeyTests,
   "shared secrets": sharedSecretTests,

@@ -50,7 +50,7 @@ import type {
   Precondition,
 } from "../relationship-writer.js";
 import type { StoredSchema, WriteSchemaOptions } from "../schema-store.js";
-import type { GcResult } from "../store-maintenance.js";
+import type { GcResult, StoreStats } from "../store-maintenance.js";
 import {
   IDENTITY_COLUMNS,
   type IdentityKey,
@@ -85,7 +85,7 @@ import {
 } from "./postgres-connection.js";
 import { PostgresCredentialStore } from "./postgres-credential-store.js";
 import { isUniqueViolation } from "./postgres-errors.js";
-import { PostgresGarbageCollector } from "./postgres-garbage-collector.js";
+import { PostgresMaintenance } from "./postgres-maintenance.js";
 import { PostgresSecretStore } from "./postgres-secret-store.js";
 
 export type { PostgresDatastoreOptions } from "./postgres-connection.js";
@@ -135,7 +135,7 @@ export class PostgresDatastore implements Datastore {
   readonly #s: string;
   readonly #credentials: PostgresCredentialStore;
   readonly #changelog: PostgresChangelog;
-  readonly #collector: PostgresGarbageCollector;
+  readonly #maintenance: PostgresMaintenance;
   readonly #secrets: PostgresSecretStore;
 
   private constructor(db: PostgresConnection) {
@@ -143,7 +143,7 @@ export class PostgresDatastore implements Datastore {
     this.#s = db.s;
     this.#credentials = new PostgresCredentialStore(db);
     this.#changelog = new PostgresChangelog(db, (tenant) => this.headRevision(tenant));
-    this.#collector = new PostgresGarbageCollector(db);
+    this.#maintenance = new PostgresMaintenance(db);
     this.#secrets = new PostgresSecretStore(db);
   }
 
@@ -209,7 +209,7 @@ export class PostgresDatastore implements Datastore {
     return `(${live} ${cut}) UNION ALL (${ended} ${cut}) ${cut}`;
   }
 
-  // ---- tenants and revisions --------------------------------------------------------------
+  // ---- tenants ---------------------------------------------------------------------------
 
   async createTenant(id: TenantId): Promise<void> {
     checkTenantId(id, "id");
@@ -233,7 +233,7 @@ export class PostgresDatastore implements Datastore {
     return rows.map((row) => row.id);
   }
 
-  // ---- API keys (postgres-credential-store.ts) --------------------------------------------
+  // ---- API keys (postgres-credential-store.ts) -------------------------------------------
 
   createApiKey(record: ApiKeyRecord): Promise<void> {
     return this.#credentials.createApiKey(record);
@@ -251,7 +251,7 @@ export class PostgresDatastore implements Datastore {
     return this.#credentials.revokeApiKey(id, at);
   }
 
-  // ---- revisions and changelog (postgres-changelog.ts) ------------------------------------
+  // ---- revisions and changelog (postgres-changelog.ts) -----------------------------------
 
   headRevision(tenant: TenantId): Promise<Revision> {
     return this.#changelog.headRevision(tenant);
@@ -273,7 +273,7 @@ export class PostgresDatastore implements Datastore {
     return this.#changelog.waitForChanges(tenant, afterRevision, options);
   }
 
-  // ---- snapshot reads ---------------------------------------------------------------------
+  // ---- snapshot reads --------------------------------------------------------------------
 
   async readByResource(
     tenant: TenantId,
@@ -396,7 +396,7 @@ export class PostgresDatastore implements Datastore {
     }
   }
 
-  // ---- writes -----------------------------------------------------------------------------
+  // ---- writes ----------------------------------------------------------------------------
 
   /** How many live, unexpired tuples match, counting at most `limit` (null: all). */
   async #countPresent(
@@ -660,7 +660,7 @@ export class PostgresDatastore implements Datastore {
     );
   }
 
-  // ---- schema -----------------------------------------------------------------------------
+  // ---- schema ----------------------------------------------------------------------------
 
   async writeSchema(
     tenant: TenantId,
@@ -717,18 +717,22 @@ export class PostgresDatastore implements Datastore {
       : { text: row.text, revision: Number(row.rev) };
   }
 
-  // ---- shared secrets (postgres-secret-store.ts) ----------------------------------------------
+  // ---- shared secrets (postgres-secret-store.ts) -----------------------------------------
 
   sharedSecret(name: string, generate: () => string): Promise<string> {
     return this.#secrets.sharedSecret(name, generate);
   }
 
-  // ---- gc and close (postgres-garbage-collector.ts) --------------------------------------
+  // ---- gc, stats and close (postgres-maintenance.ts) -------------------------------------
 
   async gc(olderThanMs: number): Promise<GcResult> {
-    const result = await this.#collector.gc(olderThanMs);
+    const result = await this.#maintenance.gc(olderThanMs);
     this.#changelog.forgetOptimizedRevisions();
     return result;
+  }
+
+  stats(): Promise<StoreStats> {
+    return this.#maintenance.stats();
   }
 
   async close(): Promise<void> {

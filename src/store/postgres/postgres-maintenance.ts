@@ -1,12 +1,13 @@
 /**
- * Garbage collection in PostgreSQL, per tenant in two steps: the floor (oldest readable
- * revision) moves first, under the tenant lock, then the rows below it go without the lock.
+ * Garbage collection and statistics in PostgreSQL. gc works per tenant in two steps: the
+ * floor (oldest readable revision) moves first, under the tenant lock, then the rows below it
+ * go without the lock.
  */
 import { checkDuration } from "../argument-checks.js";
-import type { GcResult } from "../store-maintenance.js";
+import type { GcResult, StoreStats } from "../store-maintenance.js";
 import type { PostgresConnection } from "./postgres-connection.js";
 
-export class PostgresGarbageCollector {
+export class PostgresMaintenance {
   readonly #db: PostgresConnection;
 
   constructor(db: PostgresConnection) {
@@ -78,5 +79,32 @@ export class PostgresGarbageCollector {
       total.schemas += counts.schemas;
     }
     return total;
+  }
+
+  /** One statement (one snapshot), under the time limit of bulk work: it counts every row. */
+  async stats(): Promise<StoreStats> {
+    const s = this.#db.s;
+    const row = await this.#db.transaction(
+      "stats",
+      async (client) =>
+        (
+          await client.query<Record<keyof StoreStats, string>>(
+            `SELECT (SELECT count(*) FROM ${s}.tenants) AS tenants,
+              (SELECT count(*) FROM ${s}.relationships) AS "relationshipRows",
+              (SELECT count(*) FROM ${s}.relationships WHERE deleted_rev IS NULL)
+                AS "liveRelationships",
+              (SELECT count(*) FROM ${s}.revisions) AS revisions,
+              (SELECT count(*) FROM ${s}.schemas) AS schemas`,
+          )
+        ).rows[0]!,
+      { bulk: true },
+    );
+    return {
+      tenants: Number(row.tenants),
+      relationshipRows: Number(row.relationshipRows),
+      liveRelationships: Number(row.liveRelationships),
+      revisions: Number(row.revisions),
+      schemas: Number(row.schemas),
+    };
   }
 }

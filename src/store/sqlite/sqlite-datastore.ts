@@ -49,7 +49,7 @@ import type {
   Precondition,
 } from "../relationship-writer.js";
 import type { StoredSchema, WriteSchemaOptions } from "../schema-store.js";
-import type { GcResult } from "../store-maintenance.js";
+import type { GcResult, StoreStats } from "../store-maintenance.js";
 import {
   IDENTITY_COLUMNS,
   type IdentityKey,
@@ -80,7 +80,7 @@ import { type Params, SqliteConnection, type SqliteDatastoreOptions } from "./sq
 import { SqliteCredentialStore } from "./sqlite-credential-store.js";
 import type { SqliteDatabase, SqliteStatement } from "./sqlite-driver.js";
 import { isUniqueViolation } from "./sqlite-errors.js";
-import { SqliteGarbageCollector } from "./sqlite-garbage-collector.js";
+import { SqliteMaintenance } from "./sqlite-maintenance.js";
 import { SqliteSecretStore } from "./sqlite-secret-store.js";
 
 export type { SqliteDatastoreOptions } from "./sqlite-connection.js";
@@ -168,7 +168,7 @@ export class SqliteDatastore implements Datastore {
   readonly #clock: Clock;
   readonly #credentials: SqliteCredentialStore;
   readonly #changelog: SqliteChangelog;
-  readonly #collector: SqliteGarbageCollector;
+  readonly #maintenance: SqliteMaintenance;
   readonly #secrets: SqliteSecretStore;
 
   /** Takes ownership of `db`: configures it, migrates it and closes it on `close()`. */
@@ -177,11 +177,11 @@ export class SqliteDatastore implements Datastore {
     this.#clock = options.clock;
     this.#credentials = new SqliteCredentialStore(this.#db);
     this.#changelog = new SqliteChangelog(this.#db, (tenant) => this.headRevision(tenant));
-    this.#collector = new SqliteGarbageCollector(this.#db);
+    this.#maintenance = new SqliteMaintenance(this.#db);
     this.#secrets = new SqliteSecretStore(this.#db);
   }
 
-  // ---- plumbing -------------------------------------------------------------------------
+  // ---- plumbing --------------------------------------------------------------------------
 
   /**
    * Runs a snapshot statement built by `snapshotSql` and returns its tuple rows, after checking
@@ -222,7 +222,7 @@ export class SqliteDatastore implements Datastore {
     return out;
   }
 
-  // ---- tenants ----------------------------------------------------------------------------
+  // ---- tenants ---------------------------------------------------------------------------
 
   async createTenant(id: TenantId): Promise<void> {
     checkTenantId(id, "id");
@@ -247,7 +247,7 @@ export class SqliteDatastore implements Datastore {
     );
   }
 
-  // ---- API keys (sqlite-credential-store.ts) ----------------------------------------------
+  // ---- API keys (sqlite-credential-store.ts) ---------------------------------------------
 
   createApiKey(record: ApiKeyRecord): Promise<void> {
     return this.#credentials.createApiKey(record);
@@ -265,7 +265,7 @@ export class SqliteDatastore implements Datastore {
     return this.#credentials.revokeApiKey(id, at);
   }
 
-  // ---- revisions and changelog (sqlite-changelog.ts) --------------------------------------
+  // ---- revisions and changelog (sqlite-changelog.ts) -------------------------------------
 
   headRevision(tenant: TenantId): Promise<Revision> {
     return this.#changelog.headRevision(tenant);
@@ -287,7 +287,7 @@ export class SqliteDatastore implements Datastore {
     return this.#changelog.waitForChanges(tenant, afterRevision, options);
   }
 
-  // ---- snapshot reads ---------------------------------------------------------------------
+  // ---- snapshot reads --------------------------------------------------------------------
 
   async readByResource(
     tenant: TenantId,
@@ -398,7 +398,7 @@ export class SqliteDatastore implements Datastore {
     }
   }
 
-  // ---- writes -----------------------------------------------------------------------------
+  // ---- writes ----------------------------------------------------------------------------
 
   #present(tenantPk: number, filter: NormalizedFilter, now: number, limit: number): number {
     const sql = `SELECT count(*) AS n FROM (SELECT 1 FROM relationships INDEXED BY relationships_live
@@ -575,7 +575,7 @@ export class SqliteDatastore implements Datastore {
     return rev;
   }
 
-  // ---- schema -----------------------------------------------------------------------------
+  // ---- schema ----------------------------------------------------------------------------
 
   async writeSchema(
     tenant: TenantId,
@@ -617,18 +617,22 @@ export class SqliteDatastore implements Datastore {
     });
   }
 
-  // ---- shared secrets (sqlite-secret-store.ts) ----------------------------------------------
+  // ---- shared secrets (sqlite-secret-store.ts) -------------------------------------------
 
   sharedSecret(name: string, generate: () => string): Promise<string> {
     return this.#secrets.sharedSecret(name, generate);
   }
 
-  // ---- gc and close (sqlite-garbage-collector.ts) ----------------------------------------
+  // ---- gc, stats and close (sqlite-maintenance.ts) ---------------------------------------
 
   async gc(olderThanMs: number): Promise<GcResult> {
-    const result = await this.#collector.gc(olderThanMs);
+    const result = await this.#maintenance.gc(olderThanMs);
     this.#changelog.forgetOptimizedRevisions();
     return result;
+  }
+
+  stats(): Promise<StoreStats> {
+    return this.#maintenance.stats();
   }
 
   async close(): Promise<void> {

@@ -1,9 +1,9 @@
 /**
- * Garbage collection in SQLite: one write transaction per tenant, so the writer lock is never
- * held for the whole store at once.
+ * Garbage collection and statistics in SQLite. gc takes one write transaction per tenant, so
+ * the writer lock is never held for the whole store at once.
  */
 import { checkDuration } from "../argument-checks.js";
-import type { GcResult } from "../store-maintenance.js";
+import type { GcResult, StoreStats } from "../store-maintenance.js";
 import type { SqliteConnection } from "./sqlite-connection.js";
 
 interface TenantCounts {
@@ -12,7 +12,7 @@ interface TenantCounts {
   schemas: number;
 }
 
-export class SqliteGarbageCollector {
+export class SqliteMaintenance {
   readonly #db: SqliteConnection;
 
   constructor(db: SqliteConnection) {
@@ -34,6 +34,24 @@ export class SqliteGarbageCollector {
       total.schemas += counts.schemas;
     }
     return total;
+  }
+
+  /** One read transaction: every count comes from the same snapshot. */
+  stats(): Promise<StoreStats> {
+    return this.#db.read(
+      "stats",
+      () =>
+        this.#db
+          .stmt<StoreStats>(
+            `SELECT (SELECT count(*) FROM tenants) AS tenants,
+            (SELECT count(*) FROM relationships) AS relationshipRows,
+            (SELECT count(*) FROM relationships INDEXED BY relationships_live
+              WHERE deleted_rev IS NULL) AS liveRelationships,
+            (SELECT count(*) FROM revisions) AS revisions,
+            (SELECT count(*) FROM schemas) AS schemas`,
+          )
+          .get()!,
+    );
   }
 
   #gcTenant(tenant: string, olderThanMs: number): TenantCounts | undefined {
