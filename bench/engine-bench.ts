@@ -15,7 +15,13 @@
  * (10000); --import store|engine (bulk import through the store, default, or through
  * `engine.importRelationships`); --only cold,warm,bulk,list (load always runs); --out FILE;
  * --no-json; --min-ms N (duration of each throughput loop, 1000); --cache-entries N (the
- * engine's result cache bound; default: the engine's own).
+ * engine's result cache bound; default: the engine's own); --store sqlite|postgres
+ * (PostgreSQL from TRELLIS_TEST_PG_URL, in a fresh schema); --memory-budget BYTES|SHARE (the
+ * engine's memory budget, in bytes or as a share of the tenant's index, e.g. 0.25: a tenant
+ * over its budget is answered from the store).
+ *
+ * Start-up is measured as an operator sees it: an engine opened on the existing store, the
+ * time to its first answered Check (`first answer after start`) and until its index has loaded.
  *
  * Profile (a phase at a time keeps the load out of the picture):
  *   node --expose-gc --cpu-prof --cpu-prof-dir=bench/.build/profiles \
@@ -43,6 +49,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
+import pg from "pg";
 import type { CheckBulkItem, Engine as EngineType } from "../src/engine/engine.js";
 import { Engine } from "../src/engine/engine.js";
 import { Evaluator, permissionshipName, type Snapshot } from "../src/engine/evaluator.js";
@@ -89,6 +96,9 @@ interface Args {
   readonly minMs: number;
   /** The engine's result cache bound; undefined: the engine's default. */
   readonly cacheEntries: number | undefined;
+  readonly store: "sqlite" | "postgres";
+  /** Bytes, or a share of the tenant's index size (`0.25`); undefined: the engine's default. */
+  readonly memoryBudget: { readonly bytes: number } | { readonly share: number } | undefined;
 }
 
 function parseCli(): Args {
@@ -102,12 +112,26 @@ function parseCli(): Args {
       "no-json": { type: "boolean", default: false },
       "min-ms": { type: "string", default: "1000" },
       "cache-entries": { type: "string" },
+      store: { type: "string", default: "sqlite" },
+      "memory-budget": { type: "string" },
     },
   });
   const integer = integerFlag;
   const { scale, sizes, seed } = datasetChoice(values);
   if (values.import !== "store" && values.import !== "engine") {
     throw new TypeError(`--import must be store or engine, got "${values.import}"`);
+  }
+  if (values.store !== "sqlite" && values.store !== "postgres") {
+    throw new TypeError(`--store must be sqlite or postgres, got "${values.store}"`);
+  }
+  const budget = values["memory-budget"];
+  let memoryBudget: Args["memoryBudget"];
+  if (budget !== undefined) {
+    const share = /^(0?\.\d+)$/.exec(budget);
+    memoryBudget =
+      share !== null
+        ? { share: Number(share[1]) }
+        : { bytes: integer("memory-budget", budget, 1024 * 1024) };
   }
   const phases = new Set<Phase>(PHASES);
   if (values.only !== undefined) {
@@ -133,6 +157,8 @@ function parseCli(): Args {
       values["cache-entries"] === undefined
         ? undefined
         : integer("cache-entries", values["cache-entries"], 1),
+    store: values.store,
+    memoryBudget,
   };
 }
 
@@ -222,7 +248,12 @@ async function main(): Promise<void> {
 
   const dir = mkdtempSync(join(tmpdir(), "trellis-engine-bench-"));
   const dbPath = join(dir, "bench.db");
-  const store = await openDatastore(`sqlite:${dbPath}`);
+  const pgSchema = `trellis_bench_${process.pid}`;
+  const pgUrl = process.env.TRELLIS_TEST_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
+  const store =
+    args.store === "sqlite"
+      ? await openDatastore(`sqlite:${dbPath}`)
+      : await openDatastore(pgUrl, { postgresSchema: pgSchema });
   let engine: EngineType | undefined;
   try {
     await store.createTenant(TENANT);
@@ -246,21 +277,44 @@ async function main(): Promise<void> {
     const importMs = elapsedNs(t) / 1e6;
     const dbBytes = fileSize(dbPath) + fileSize(`${dbPath}-wal`);
 
+    // ---- start: an engine opened on the existing store, as after a restart ------------
+    await engine.close();
+    const engineOptions = {
+      zookieSecret: SECRET,
+      ...(args.cacheEntries !== undefined ? { cache: { maxEntries: args.cacheEntries } } : {}),
+    };
     collect();
     const beforeMirror = memory();
     t = hr();
+    engine = new Engine(store, engineOptions);
+    const firstQuery = mix.queries[0]!;
+    const firstAnswer = await engine.check(TENANT, {
+      resource: firstQuery.resource,
+      permission: firstQuery.permission,
+      subject: firstQuery.subject,
+    });
+    const firstAnswerMs = elapsedNs(t) / 1e6;
     const mirror = await engine.mirror(TENANT);
     const mirrorMs = elapsedNs(t) / 1e6;
     collect();
     const afterMirror = memory();
     const versions = mirror.index?.versionCount ?? 0;
     const indexBytes = mirror.index?.bytes ?? 0;
+    const heapPerRelationship =
+      (afterMirror.heapUsed +
+        afterMirror.arrayBuffers -
+        beforeMirror.heapUsed -
+        beforeMirror.arrayBuffers) /
+      versions;
     const load = {
       tuples: dataset.tupleCount,
+      store: args.store,
       importVia: args.importVia,
       importMs,
       importTuplesPerSecond: dataset.tupleCount / (importMs / 1000),
       sqliteBytes: dbBytes,
+      firstAnswerMs,
+      firstAnswerCorrect: firstAnswer.permissionship === firstQuery.expected,
       mirrorLoadMs: mirrorMs,
       indexVersions: versions,
       heapBefore: beforeMirror.heapUsed,
@@ -268,25 +322,46 @@ async function main(): Promise<void> {
       rssBefore: beforeMirror.rss,
       rssAfter: afterMirror.rss,
       // The index keeps its columns in typed arrays, outside the V8 heap: both count.
-      heapBytesPerTuple:
-        (afterMirror.heapUsed +
-          afterMirror.arrayBuffers -
-          beforeMirror.heapUsed -
-          beforeMirror.arrayBuffers) /
-        versions,
+      heapBytesPerTuple: heapPerRelationship,
       indexBytesEstimate: indexBytes,
       rssBytesPerTuple: (afterMirror.rss - beforeMirror.rss) / versions,
     };
     console.log(
-      `\nload: ${load.tuples} tuples via ${args.importVia} in ${importMs.toFixed(0)} ms ` +
-        `(${Math.round(load.importTuplesPerSecond)} tuples/s, SQLite ${(dbBytes / MB).toFixed(1)} MB); ` +
-        `mirror load ${mirrorMs.toFixed(0)} ms (${versions} versions); ` +
-        `heap ${(beforeMirror.heapUsed / MB).toFixed(0)} → ${(afterMirror.heapUsed / MB).toFixed(0)} MB ` +
-        `(heap and arrays ${load.heapBytesPerTuple.toFixed(0)} B/tuple; index estimate ${(indexBytes / versions).toFixed(0)} B/tuple), ` +
-        `RSS ${(beforeMirror.rss / MB).toFixed(0)} → ${(afterMirror.rss / MB).toFixed(0)} MB`,
+      `\nload: ${load.tuples} tuples via ${args.importVia} into ${args.store} in ${importMs.toFixed(0)} ms ` +
+        `(${Math.round(load.importTuplesPerSecond)} tuples/s${args.store === "sqlite" ? `, SQLite ${(dbBytes / MB).toFixed(1)} MB` : ""})`,
+    );
+    console.log(`first answer after start: ${firstAnswerMs.toFixed(0)} ms`);
+    console.log(`index loaded after start: ${mirrorMs.toFixed(0)} ms (${versions} versions)`);
+    console.log(
+      `heap per relationship: ${heapPerRelationship.toFixed(0)} B ` +
+        `(index estimate ${(indexBytes / versions).toFixed(0)} B; heap ${(beforeMirror.heapUsed / MB).toFixed(0)} → ${(afterMirror.heapUsed / MB).toFixed(0)} MB, ` +
+        `RSS ${(beforeMirror.rss / MB).toFixed(0)} → ${(afterMirror.rss / MB).toFixed(0)} MB)`,
     );
 
+    // ---- a memory budget below the tenant's index: answered from the store ---------------
+    let budgetBytes: number | undefined;
+    if (args.memoryBudget !== undefined) {
+      budgetBytes =
+        "bytes" in args.memoryBudget
+          ? args.memoryBudget.bytes
+          : Math.floor(indexBytes * args.memoryBudget.share);
+      await engine.close();
+      collect();
+      engine = new Engine(store, { ...engineOptions, memoryBudgetBytes: budgetBytes });
+      const loaded = await engine.mirror(TENANT).then(
+        () => true,
+        () => false,
+      );
+      console.log(
+        `memory budget ${(budgetBytes / MB).toFixed(0)} MB (index ${(indexBytes / MB).toFixed(0)} MB): ` +
+          (loaded ? "the tenant's index loaded" : "the tenant is answered from the store"),
+      );
+    }
+
     const view = await engine.view(TENANT);
+    // Answered from the store (a budget below the index): the evaluator-level runs, which
+    // read a loaded index directly, do not apply.
+    const indexed = view.store === undefined;
     const e = engine;
     const timerNs = timerOverheadNs();
     const rows: Row[] = [];
@@ -310,14 +385,14 @@ async function main(): Promise<void> {
     t = hr();
     await engine.check(TENANT, warmupQuery(warmupMix.queries[0]!, 0));
     const firstCheckUs = elapsedNs(t) / 1000;
-    await warmUp(engine, view, warmupMix);
+    await warmUp(engine, indexed ? view : undefined, warmupMix);
     markPhase("warm-up, engine.check (subjects in no tuple)");
 
     // ---- Check at the Evaluator level (its own cache, freed before the engine runs) ---------
     let coldEval: LatencySummary | undefined;
     let warmEvalPerSecond = 0;
     let evaluatorCache: CacheMemory | undefined;
-    if (args.phases.has("cold") || args.phases.has("warm")) {
+    if (indexed && (args.phases.has("cold") || args.phases.has("warm"))) {
       const r = evaluatorRuns(view, engine, mix.queries, args.phases, args.minMs, timerNs);
       rows.push(...r.rows);
       Object.assign(verdicts, r.verdicts);
@@ -436,21 +511,26 @@ async function main(): Promise<void> {
       for (const u of lq.users) {
         // Cold: a fresh cache, through the same function the engine calls. Smaller than the
         // default bound (which lru-cache allocates up front) but never reached here.
-        const evaluator = new Evaluator(view, {
-          maxDepth: engine.maxDepth,
-          now: engine.clock.now(),
-          cache: new ResultCache({ maxEntries: 250_000 }),
-        });
         t = hr();
-        const page = listObjectsPage(
-          view,
-          evaluator,
-          engine.clock.now(),
-          "document",
-          "view",
-          u.subject,
-          {},
-        );
+        const page = indexed
+          ? listObjectsPage(
+              view,
+              new Evaluator(view, {
+                maxDepth: engine.maxDepth,
+                now: engine.clock.now(),
+                cache: new ResultCache({ maxEntries: 250_000 }),
+              }),
+              engine.clock.now(),
+              "document",
+              "view",
+              u.subject,
+              {},
+            )
+          : await engine.listObjects(TENANT, {
+              resourceType: "document",
+              permission: "view",
+              subject: u.subject,
+            });
         const coldMs = elapsedNs(t) / 1e6;
         const calls: number[] = [];
         let objects = 0;
@@ -576,7 +656,13 @@ async function main(): Promise<void> {
     if (args.json) {
       const date = started.toISOString().slice(0, 10);
       const out =
-        args.out ?? join(repoRoot(), "bench", "results", `${date}-engine-${args.scale}.json`);
+        args.out ??
+        join(
+          repoRoot(),
+          "bench",
+          "results",
+          `${date}-engine-${args.scale}${args.store === "postgres" ? "-postgres" : ""}${budgetBytes !== undefined ? "-budget" : ""}.json`,
+        );
       mkdirSync(dirname(out), { recursive: true });
       const report = {
         benchmark: "engine",
@@ -595,6 +681,7 @@ async function main(): Promise<void> {
         dataset: described,
         checkMix: describeMix(mix),
         load,
+        memoryBudgetBytes: budgetBytes,
         firstCheckUs,
         timerOverheadNs: timerNs,
         rows,
@@ -626,6 +713,12 @@ async function main(): Promise<void> {
     await engine?.close();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
+    if (args.store === "postgres") {
+      const client = new pg.Client({ connectionString: pgUrl });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${pgSchema}" CASCADE`);
+      await client.end();
+    }
   }
 }
 
@@ -766,9 +859,13 @@ function evaluatorRuns(
  * on return), and `engine.check` runs with subjects that appear in no tuple. The engine part
  * is kept short because its entries stay in the engine's cache for the rest of the run.
  */
-async function warmUp(engine: EngineType, view: Snapshot, mix: CheckMix): Promise<void> {
+async function warmUp(
+  engine: EngineType,
+  view: Snapshot | undefined,
+  mix: CheckMix,
+): Promise<void> {
   const cache = new ResultCache();
-  for (let round = 0; round < 2; round++) {
+  for (let round = 0; round < 2 && view !== undefined; round++) {
     for (const q of mix.queries) {
       new Evaluator(view, { maxDepth: engine.maxDepth, now: engine.clock.now(), cache }).check(
         q.resource,

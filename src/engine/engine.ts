@@ -73,7 +73,10 @@ export interface EngineOptions {
   readonly memoryBudgetBytes?: number;
   /** `false`: load no index; answer every read from the store. Default true. */
   readonly indexTenants?: boolean;
-  /** Bytes of store reads cached for snapshots served from the store. Default 64 MiB. */
+  /**
+   * Bytes of store reads cached for snapshots served from the store. Default: a quarter of the
+   * memory budget, from 16 to 256 MiB.
+   */
   readonly storeCacheBytes?: number;
   /**
    * Garbage collection of the store's history: `gc(windowMs)` every `intervalMs` (the first
@@ -91,6 +94,8 @@ export function defaultMemoryBudget(): number {
 }
 
 export const GC_DEFAULTS = { windowMs: 24 * 60 * 60 * 1000, intervalMs: 10 * 60 * 1000 } as const;
+
+const MB = 1024 * 1024;
 
 /** A tenant found too large for the budget is tried again after this long. */
 const REFUSAL_MS = 60 * 60 * 1000;
@@ -231,7 +236,9 @@ export class Engine {
     this.#budget =
       positive(options.memoryBudgetBytes, "memoryBudgetBytes") ?? defaultMemoryBudget();
     this.#storeCache = new AdjacencyCache({
-      maxBytes: positive(options.storeCacheBytes, "storeCacheBytes") ?? 64 * 1024 * 1024,
+      maxBytes:
+        positive(options.storeCacheBytes, "storeCacheBytes") ??
+        Math.min(256 * MB, Math.max(16 * MB, Math.floor(this.#budget / 4))),
     });
     if (options.gc !== false) {
       const windowMs = positive(options.gc?.windowMs, "gc.windowMs") ?? GC_DEFAULTS.windowMs;
