@@ -1,6 +1,7 @@
 /**
  * `trellis bench`: runs the benchmark harness (`bench/harness.ts`) of a source checkout with
- * its devDependencies (SpiceDB, the load generator); the published package has no benchmark.
+ * its devDependencies and the optional SpiceDB install (`make spicedb`); the published package
+ * has no benchmark.
  * Every argument goes to the harness (`trellis bench --scale medium --runs 5`).
  */
 import { spawn } from "node:child_process";
@@ -55,7 +56,7 @@ export function registerBenchCommand(program: Command, io: Output): void {
       const missing = needed.filter((path) => !existsSync(path));
       if (missing.length > 0) {
         io.err(
-          `trellis bench needs a source checkout with its devDependencies, built (git clone; make build); missing: ${missing.join(", ")}\n`,
+          `trellis bench needs a source checkout with its devDependencies and SpiceDB, built (git clone; make build spicedb); missing: ${missing.join(", ")}\n`,
         );
         process.exitCode = 2;
         return;
