@@ -58,7 +58,7 @@ import type { Outcome } from "../src/engine/outcome.js";
 import { type CacheStats, ResultCache } from "../src/engine/result-cache.js";
 import { openDatastore } from "../src/store/open.js";
 import { type CheckMix, type CheckQuery, checkMix, describeMix, listQueries } from "./check-mix.js";
-import { type DatasetSizes, DocsDataset } from "./dataset.js";
+import { type DatasetSizes, DocsDataset, IMPORT_BATCH } from "./dataset.js";
 import { datasetChoice, datasetFlags, integerFlag } from "./dataset-args.js";
 import { LatencySamples, type LatencySummary, timerOverheadNs } from "./latency-stats.js";
 import {
@@ -269,10 +269,12 @@ async function main(): Promise<void> {
       // A separate engine, closed afterwards, so that the measured one loads its mirror from
       // the snapshot on first use rather than having followed the import.
       const importer = new Engine(store, { zookieSecret: SECRET });
-      await importer.importRelationships(TENANT, dataset.relationships(), { batchSize: 10_000 });
+      await importer.importRelationships(TENANT, dataset.relationships(), {
+        batchSize: IMPORT_BATCH,
+      });
       await importer.close();
     } else {
-      await store.bulkImport(TENANT, dataset.relationships(), { batchSize: 10_000 });
+      await store.bulkImport(TENANT, dataset.relationships(), { batchSize: IMPORT_BATCH });
     }
     const importMs = elapsedNs(t) / 1e6;
     const dbBytes = fileSize(dbPath) + fileSize(`${dbPath}-wal`);

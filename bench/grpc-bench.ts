@@ -80,7 +80,7 @@ import { Permissionship } from "../src/gen/trellis/v1/core.js";
 import { CheckBulkRequest, CheckRequest } from "../src/gen/trellis/v1/permission_service.js";
 import { openDatastore } from "../src/store/open.js";
 import { type CheckMix, type CheckQuery, checkMix, describeMix } from "./check-mix.js";
-import { DocsDataset, isScaleName, SCALES, type ScaleName } from "./dataset.js";
+import { DocsDataset, IMPORT_BATCH, isScaleName, SCALES, type ScaleName } from "./dataset.js";
 import {
   callEach,
   establishedConnectionsTo,
@@ -707,7 +707,7 @@ async function loadDataset(
     try {
       await engine.writeSchema(TENANT, dataset.schema);
       const t0 = performance.now();
-      await store.bulkImport(TENANT, dataset.relationships(), { batchSize: 10_000 });
+      await store.bulkImport(TENANT, dataset.relationships(), { batchSize: IMPORT_BATCH });
       return { tuples: dataset.tupleCount, importMs: performance.now() - t0 };
     } finally {
       await engine.close();

@@ -23,11 +23,11 @@ import {
   type SubjectsResult,
   sortIds,
 } from "./bench-system.js";
+import { IMPORT_BATCH } from "./dataset.js";
 import { throughput } from "./measure.js";
 
 const TENANT = "bench";
 const SECRET = "benchmark-harness-zookie-secret-0123456789";
-const IMPORT_BATCH = 10_000;
 
 export type TrellisStoreKind = "sqlite" | "postgres";
 
