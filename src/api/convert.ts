@@ -43,7 +43,7 @@ import type {
   RelationshipChange,
   RelationshipFilter,
 } from "../store/datastore.js";
-import type { SchemaDifference, SchemaDifferenceKind } from "./schema-diff.js";
+import type { SchemaDifference, SchemaDifferenceKind } from "../schema/schema-diff.js";
 
 // ---- field names ------------------------------------------------------------------------
 

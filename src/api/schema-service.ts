@@ -27,7 +27,7 @@ import {
   zookieToProto,
 } from "./convert.js";
 import type { RequestPipeline } from "./request-pipeline.js";
-import { diffSchemas } from "./schema-diff.js";
+import { diffSchemas } from "../schema/schema-diff.js";
 
 const SERVICE = "SchemaService";
 
