@@ -4,10 +4,10 @@
  * their set of allowed subject types, permissions by their canonical expression text, caveats
  * by parameters and expression.
  */
-import type { MemberNode } from "../schema/ast.js";
-import { formatCaveatType } from "../schema/caveat-types.js";
-import { formatExpr, formatTypeRef } from "../schema/formatter.js";
-import type { CompiledSchema } from "../schema/types.js";
+import type { MemberNode } from "./ast.js";
+import { formatCaveatType } from "./caveat-types.js";
+import { formatExpr, formatTypeRef } from "./formatter.js";
+import type { CompiledSchema } from "./types.js";
 
 export type SchemaDifferenceKind =
   | "DEFINITION_ADDED"
