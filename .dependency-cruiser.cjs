@@ -1,6 +1,6 @@
 /**
  * Layer rules (DESIGN.md §5, CONVENTIONS.md §1): imports point down only,
- * core → schema, store → engine → auth → api → cli.
+ * core → schema, store → engine → auth → operations → api → cli.
  */
 const layer = (name, mayImport) => ({
   name: `${name}-imports-down-only`,
@@ -20,18 +20,19 @@ module.exports = {
     layer("store", ["core", "schema"]),
     layer("engine", ["core", "schema", "store"]),
     layer("auth", ["core", "schema", "store", "engine"]),
-    layer("api", ["core", "schema", "store", "engine", "auth", "gen"]),
+    layer("operations", ["core", "schema", "store", "engine", "auth"]),
+    layer("api", ["core", "schema", "store", "engine", "auth", "operations", "gen"]),
     layer("sdk", ["core", "gen"]),
     {
       name: "main-entry-imports-below-api",
       severity: "error",
       comment:
-        "src/index.ts and src/trellis.ts (the embedded entry point) sit above every layer but api/ and cli/: they may import core, schema, store, engine and the gRPC-free vocabulary of sdk/",
+        "src/index.ts and src/trellis.ts (the embedded entry point) sit above every layer but api/ and cli/: they may import core, schema, store, engine, operations and the gRPC-free vocabulary of sdk/",
       from: { path: "^src/(index|trellis)\\.ts$" },
       to: {
         path: "^src/",
         pathNot: [
-          "^src/(core|schema|store|engine)/",
+          "^src/(core|schema|store|engine|operations)/",
           "^src/sdk/(trellis-api|request-inputs)\\.ts$",
           "^src/trellis\\.ts$",
         ],

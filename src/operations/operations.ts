@@ -1,0 +1,436 @@
+/**
+ * The operations every face of Trellis offers — the `trellis.v1` gRPC services, SpiceDB's v1
+ * API, HTTP/JSON, the embedded `Trellis` class and the CLI — written once, in domain terms.
+ * A face authenticates its caller and translates its wire format; what an operation accepts,
+ * does and returns is decided here. Streams are async generators of pages, so a face can write
+ * each page as it comes, and a large answer yields to the event loop between pages instead of
+ * holding it.
+ */
+import {
+  invalidArgument,
+  type SchemaDiagnostic,
+  SchemaError,
+  TrellisError,
+} from "../core/errors.js";
+import type { CaveatContext, ObjectRef, Relationship, SubjectRef } from "../core/relationship.js";
+import type { Consistency, Revision, TenantId, Zookie } from "../core/revision.js";
+import type {
+  CheckBulkItem,
+  CheckBulkResult,
+  CheckRequest,
+  CheckResponse,
+  Engine,
+  Permissionship,
+} from "../engine/engine.js";
+import type { ExpandNode } from "../engine/expand.js";
+import { encodeCursor as listObjectsCursor } from "../engine/list-objects.js";
+import { compileSchema, compileSchemaText } from "../schema/compiler.js";
+import { formatSchema } from "../schema/formatter.js";
+import { parseSchema } from "../schema/parser.js";
+import { diffSchemas, type SchemaDifference } from "../schema/schema-diff.js";
+import type { CompiledSchema } from "../schema/types.js";
+import type {
+  ChangeEvent,
+  Datastore,
+  DeleteByFilterOptions,
+  Mutation,
+  Precondition,
+  RelationshipChange,
+  RelationshipFilter,
+} from "../store/datastore.js";
+import { cursorAfter } from "../store/index.js";
+
+/** Objects ListObjects computes per page; between pages the event loop runs. */
+export const LIST_PAGE = 500;
+/** Relationships per store page of a read or an export. */
+export const READ_PAGE = 1000;
+/** Changelog entries read per round of a watch. */
+export const WATCH_BATCH = 1000;
+/** How long one wait for new writes lasts before a watch looks again. */
+const WATCH_WAIT_MS = 30_000;
+
+export interface ListObjectsQuery {
+  readonly resourceType: string;
+  readonly permission: string;
+  readonly subject: SubjectRef;
+  readonly context?: CaveatContext;
+  readonly consistency?: Consistency;
+  /** Resume after this object (a cursor an earlier answer handed out). */
+  readonly cursor?: string;
+  /** At most this many objects. Default: all. */
+  readonly limit?: number;
+}
+
+export interface ListedObject {
+  readonly id: string;
+  readonly permissionship: Permissionship;
+  readonly missingContext?: readonly string[];
+  /** Resume after this object. */
+  readonly cursor: string;
+}
+
+export interface ListSubjectsQuery {
+  readonly resource: ObjectRef;
+  readonly permission: string;
+  readonly subjectType: string;
+  readonly subjectRelation?: string;
+  readonly context?: CaveatContext;
+  readonly consistency?: Consistency;
+}
+
+export interface ListedSubject {
+  /** An id, or `*` for every subject of the type but the `excluded` ones. */
+  readonly id: string;
+  readonly permissionship: Permissionship;
+  readonly missingContext?: readonly string[];
+  readonly excluded: readonly string[];
+}
+
+/** A page of a streamed answer, with the snapshot it was computed at. */
+export interface Page<T> {
+  readonly zookie: Zookie;
+  readonly items: readonly T[];
+}
+
+export interface ReadQuery {
+  readonly consistency?: Consistency;
+  /** Resume after the relationship this cursor names (from an earlier read of `filter`). */
+  readonly cursor?: string;
+  /** At most this many relationships. Default: all. */
+  readonly limit?: number;
+  /** Relationships per page. Default `READ_PAGE`. */
+  readonly pageSize?: number;
+}
+
+export interface ReadRelationship {
+  readonly relationship: Relationship;
+  /** Resume after this relationship. */
+  readonly cursor: string;
+}
+
+/** The changes of one revision, as a watch streams them. */
+export interface WatchRevision {
+  readonly revision: Revision;
+  /** The snapshot after these changes: a watch resumed from it continues after them. */
+  readonly zookie: Zookie;
+  /** The snapshot before them: resuming from it replays this revision. */
+  readonly previous: Zookie;
+  readonly changes: readonly RelationshipChange[];
+  readonly schemaChanged: boolean;
+  readonly committedAt: Date;
+}
+
+export interface SchemaCheck {
+  /** Present when the text parses and compiles. */
+  readonly schema?: CompiledSchema;
+  readonly diagnostics: readonly SchemaDiagnostic[];
+  /** The canonical text, when the schema is valid. */
+  readonly formatted?: string;
+}
+
+export class Operations {
+  readonly engine: Engine;
+
+  constructor(engine: Engine) {
+    this.engine = engine;
+  }
+
+  get store(): Datastore {
+    return this.engine.store;
+  }
+
+  // ---- permissions --------------------------------------------------------------------------
+
+  check(tenant: TenantId, req: CheckRequest): Promise<CheckResponse> {
+    return this.engine.check(tenant, req);
+  }
+
+  /**
+   * Many checks at one snapshot. An item that failed to parse (a `TrellisError` in place of
+   * the item) is that item's error; the others are still answered.
+   */
+  async checkBulk(
+    tenant: TenantId,
+    items: readonly (CheckBulkItem | TrellisError)[],
+    consistency?: Consistency,
+  ): Promise<{ results: CheckBulkResult[]; zookie: Zookie }> {
+    const valid = items.filter((i): i is CheckBulkItem => !(i instanceof TrellisError));
+    const { results, zookie } = await this.engine.checkBulk(tenant, valid, consistency);
+    let next = 0;
+    return {
+      results: items.map((i) => (i instanceof TrellisError ? { error: i } : results[next++]!)),
+      zookie,
+    };
+  }
+
+  expand(
+    tenant: TenantId,
+    req: { resource: ObjectRef; permission: string; consistency?: Consistency },
+  ): Promise<{ tree: ExpandNode; zookie: Zookie }> {
+    return this.engine.expand(tenant, req);
+  }
+
+  /**
+   * The objects on which the subject has the permission (ALLOWED or CONDITIONAL), in id order,
+   * `LIST_PAGE` at a time; every page at the snapshot of the first.
+   */
+  async *listObjects(
+    tenant: TenantId,
+    query: ListObjectsQuery,
+    signal?: AbortSignal,
+  ): AsyncGenerator<Page<ListedObject>, void, undefined> {
+    let remaining = query.limit ?? Number.POSITIVE_INFINITY;
+    let cursor = query.cursor;
+    let consistency = query.consistency;
+    while (remaining > 0) {
+      signal?.throwIfAborted();
+      const page = await this.engine.listObjects(tenant, {
+        resourceType: query.resourceType,
+        permission: query.permission,
+        subject: query.subject,
+        ...(query.context !== undefined ? { context: query.context } : {}),
+        ...(consistency !== undefined ? { consistency } : {}),
+        ...(cursor !== undefined ? { cursor } : {}),
+        limit: Math.min(remaining, LIST_PAGE),
+      });
+      const items = page.objects.map((o) => ({
+        id: o.id,
+        permissionship: o.permissionship,
+        ...(o.missingContext !== undefined ? { missingContext: o.missingContext } : {}),
+        cursor: listObjectsCursor(o.id),
+      }));
+      yield { zookie: page.zookie, items };
+      remaining -= items.length;
+      if (page.cursor === undefined) return;
+      cursor = page.cursor;
+      consistency = { atExactSnapshot: page.zookie };
+      // Let other requests run between pages of a large listing.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** The subjects with the permission: the wildcard first (`*` sorts first), then by id. */
+  async listSubjects(tenant: TenantId, query: ListSubjectsQuery): Promise<Page<ListedSubject>> {
+    const result = await this.engine.listSubjects(tenant, query);
+    const items: ListedSubject[] = [];
+    if (result.wildcard !== undefined) {
+      items.push({
+        id: "*",
+        permissionship: result.wildcard.permissionship,
+        ...(result.wildcard.missingContext !== undefined
+          ? { missingContext: result.wildcard.missingContext }
+          : {}),
+        excluded: result.wildcard.excluded,
+      });
+    }
+    for (const s of result.subjects) {
+      items.push({
+        id: s.id,
+        permissionship: s.permissionship,
+        ...(s.missingContext !== undefined ? { missingContext: s.missingContext } : {}),
+        excluded: [],
+      });
+    }
+    return { zookie: result.zookie, items };
+  }
+
+  // ---- relationships ------------------------------------------------------------------------
+
+  writeRelationships(
+    tenant: TenantId,
+    mutations: readonly Mutation[],
+    preconditions: readonly Precondition[] = [],
+  ): Promise<{ zookie: Zookie }> {
+    if (mutations.length === 0)
+      throw invalidArgument("a write needs at least one update", "updates");
+    return this.engine.writeRelationships(tenant, mutations, preconditions);
+  }
+
+  deleteRelationships(
+    tenant: TenantId,
+    filter: RelationshipFilter,
+    options?: DeleteByFilterOptions,
+  ): Promise<{ zookie: Zookie; deleted: number; partial: boolean }> {
+    return this.engine.deleteRelationships(tenant, filter, options);
+  }
+
+  /** The relationships matching `filter` at one snapshot, in stable order, a page at a time. */
+  async *readRelationships(
+    tenant: TenantId,
+    filter: RelationshipFilter,
+    query: ReadQuery = {},
+    signal?: AbortSignal,
+  ): AsyncGenerator<Page<ReadRelationship>, void, undefined> {
+    const { revision, zookie } = await this.engine.view(tenant, query.consistency);
+    let cursor = query.cursor;
+    let remaining = query.limit ?? Number.POSITIVE_INFINITY;
+    const pageSize = query.pageSize ?? READ_PAGE;
+    while (remaining > 0) {
+      signal?.throwIfAborted();
+      const after = cursor;
+      const page = await this.store.readByFilter(tenant, revision, filter, {
+        limit: Math.min(remaining, pageSize),
+        ...(after !== undefined ? { cursor: after } : {}),
+      });
+      // Per-item cursors are the store's own page cursors, so any item is a resume point.
+      yield {
+        zookie,
+        items: page.relationships.map((relationship) => ({
+          relationship,
+          cursor: cursorAfter(filter, relationship),
+        })),
+      };
+      remaining -= page.relationships.length;
+      if (page.cursor === undefined) return;
+      cursor = page.cursor;
+    }
+  }
+
+  /** One atomic batch of new relationships (CREATE each), validated against the schema. */
+  async importBatch(
+    tenant: TenantId,
+    relationships: readonly Relationship[],
+  ): Promise<{ zookie: Zookie; imported: number }> {
+    if (relationships.length === 0) {
+      const head = await this.store.headRevision(tenant);
+      return { zookie: this.engine.zookies.encode(tenant, head), imported: 0 };
+    }
+    return this.engine.importRelationships(tenant, relationships, {
+      batchSize: relationships.length,
+    });
+  }
+
+  /** Every relationship at one snapshot, in stable order, in pages of at most `pageSize`. */
+  async *exportRelationships(
+    tenant: TenantId,
+    consistency?: Consistency,
+    pageSize = READ_PAGE,
+    signal?: AbortSignal,
+  ): AsyncGenerator<Page<Relationship>, void, undefined> {
+    const { revision, zookie } = await this.engine.view(tenant, consistency);
+    let items: Relationship[] = [];
+    let sent = 0;
+    for await (const rel of this.store.export(tenant, revision)) {
+      signal?.throwIfAborted();
+      items.push(rel);
+      if (items.length >= pageSize) {
+        yield { zookie, items };
+        sent++;
+        items = [];
+      }
+    }
+    // An empty tenant still gets one page: the snapshot it was exported at.
+    if (items.length > 0 || sent === 0) yield { zookie, items };
+  }
+
+  /**
+   * The changes after `after` (default: from now), one entry per revision, as they happen; it
+   * ends only when `signal` aborts. Revisions that changed nothing are skipped.
+   */
+  async *watch(
+    tenant: TenantId,
+    after: Zookie | undefined,
+    signal: AbortSignal,
+    batchSize = WATCH_BATCH,
+  ): AsyncGenerator<WatchRevision, void, undefined> {
+    const zookies = this.engine.zookies;
+    let from: Revision =
+      after === undefined
+        ? await this.store.headRevision(tenant)
+        : zookies.decode(tenant, after, "optional_start_cursor");
+    for (;;) {
+      signal.throwIfAborted();
+      // Head first: every change at or before it is in the changelog read next, so revisions
+      // that changed nothing (a delete that matched nothing) are skipped instead of waited on.
+      const head = await this.store.headRevision(tenant);
+      const changes = await this.store.changesSince(tenant, from, batchSize);
+      if (changes.length === 0) {
+        if (head > from) {
+          from = head;
+          continue;
+        }
+        await this.store.waitForChanges(tenant, from, { signal, timeoutMs: WATCH_WAIT_MS });
+        continue;
+      }
+      for (const revision of byRevision(changes)) {
+        yield {
+          ...revision,
+          zookie: zookies.encode(tenant, revision.revision),
+          previous: zookies.encode(tenant, from),
+        };
+        from = revision.revision;
+      }
+    }
+  }
+
+  // ---- schema -------------------------------------------------------------------------------
+
+  readSchema(
+    tenant: TenantId,
+    consistency: Consistency = "fully_consistent",
+  ): Promise<{ text: string; zookie: Zookie }> {
+    return this.engine.readSchema(tenant, consistency);
+  }
+
+  writeSchema(tenant: TenantId, text: string): Promise<{ zookie: Zookie }> {
+    // An empty schema would drop every definition: almost always a mistake in the caller.
+    if (text.trim() === "") throw invalidArgument("schema is required", "schema");
+    return this.engine.writeSchema(tenant, text);
+  }
+
+  /** Parses and compiles without writing: every problem with its position, or the schema. */
+  validateSchema(text: string): SchemaCheck {
+    const parsed = parseSchema(text);
+    if (parsed.diagnostics.length > 0) return { diagnostics: parsed.diagnostics };
+    const compiled = compileSchema(parsed.ast);
+    if (compiled.schema === undefined) return { diagnostics: compiled.diagnostics };
+    return { schema: compiled.schema, diagnostics: [], formatted: formatSchema(parsed.ast) };
+  }
+
+  /** What writing `text` would change against the tenant's schema at head. */
+  async diffSchema(
+    tenant: TenantId,
+    text: string,
+  ): Promise<{ diffs: SchemaDifference[]; diagnostics: readonly SchemaDiagnostic[] }> {
+    const proposed = this.validateSchema(text);
+    if (proposed.schema === undefined) return { diffs: [], diagnostics: proposed.diagnostics };
+    let current: CompiledSchema | undefined;
+    try {
+      current = compileSchemaText((await this.readSchema(tenant)).text);
+    } catch (err) {
+      // A tenant without a schema yet: everything proposed is an addition.
+      const noSchema =
+        err instanceof TrellisError && err.code === "NOT_FOUND" && err.field !== "tenant";
+      if (!noSchema && !(err instanceof SchemaError)) throw err;
+    }
+    return { diffs: diffSchemas(current, proposed.schema), diagnostics: [] };
+  }
+
+  // ---- tenants ------------------------------------------------------------------------------
+
+  createTenant(id: TenantId): Promise<void> {
+    return this.store.createTenant(id);
+  }
+
+  listTenants(): Promise<TenantId[]> {
+    return this.store.listTenants();
+  }
+}
+
+/** The changelog entries grouped by revision (they come ordered by revision). */
+function* byRevision(
+  changes: readonly ChangeEvent[],
+): Generator<Omit<WatchRevision, "zookie" | "previous">> {
+  let i = 0;
+  while (i < changes.length) {
+    const { revision, committedAt } = changes[i]!;
+    const relationships: RelationshipChange[] = [];
+    let schemaChanged = false;
+    for (; i < changes.length && changes[i]!.revision === revision; i++) {
+      const change = changes[i]!;
+      if (change.op === "SCHEMA") schemaChanged = true;
+      else relationships.push(change);
+    }
+    yield { revision, changes: relationships, schemaChanged, committedAt };
+  }
+}
