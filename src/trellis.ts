@@ -5,10 +5,11 @@
 import { readFile } from "node:fs/promises";
 import { invalidArgument, TrellisError } from "./core/errors.js";
 import type { Relationship } from "./core/relationship.js";
-import type { Revision, TenantId, Zookie } from "./core/revision.js";
+import type { TenantId, Zookie } from "./core/revision.js";
 import { Engine, type EngineOptions } from "./engine/engine.js";
 import type { TraceNode } from "./engine/evaluator.js";
 import { storedZookieSecret } from "./engine/zookie-secret.js";
+import { Operations } from "./operations/operations.js";
 import {
   allowedObjects,
   allowedSubjects,
@@ -20,7 +21,6 @@ import {
   memberNameOf,
   mutationsOf,
   objectRefOf,
-  type ParsedCheckItem,
   positiveIntegerOf,
   preconditionsOf,
   subjectRefOf,
@@ -30,7 +30,6 @@ import {
 import type {
   CheckBulkItemInput,
   CheckBulkResponse,
-  CheckBulkResult,
   CheckOptions,
   CheckResult,
   CheckTrace,
@@ -44,7 +43,6 @@ import type {
   ObjectInput,
   ReadOptions,
   ReadSchemaResult,
-  RelationshipChange,
   RelationshipFilter,
   SubjectInput,
   TrellisApi,
@@ -55,7 +53,6 @@ import type {
   WriteResult,
 } from "./sdk/trellis-api.js";
 import type {
-  ChangeEvent,
   Datastore,
   DeleteByFilterOptions,
   RelationshipFilter as StoreFilter,
@@ -109,24 +106,19 @@ const ENGINE_OPTIONS = [
 ] as const satisfies readonly (keyof EngineOptions)[];
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([...OWN_OPTIONS, ...ENGINE_OPTIONS]);
 
-/** Objects per engine page of ListObjects: how far ahead of the consumer the work runs. */
-const LIST_OBJECTS_PAGE = 500;
-/** Relationships per store page of a read; changelog entries per read of Watch. */
-const READ_PAGE = 1000;
-/** How long one wait for new writes lasts before Watch looks again. */
-const WATCH_WAIT_MS = 30_000;
-
 export class Trellis implements TrellisApi {
   /** The engine, for what `TrellisApi` does not cover (other tenants, cache statistics). */
   readonly engine: Engine;
   /** The tenant every call acts on. */
   readonly tenant: TenantId;
+  readonly #operations: Operations;
   #lastZookie: Zookie | undefined;
   #closed = false;
 
   private constructor(engine: Engine, tenant: TenantId) {
     this.engine = engine;
     this.tenant = tenant;
+    this.#operations = new Operations(engine);
   }
 
   /**
@@ -249,20 +241,13 @@ export class Trellis implements TrellisApi {
     filter: RelationshipFilter,
     options: ReadOptions = {},
   ): AsyncGenerator<Relationship, void, undefined> {
-    const engine = this.#engine();
-    const checked = filterOf(filter);
-    let remaining = positiveIntegerOf(options.limit, "limit") ?? Number.POSITIVE_INFINITY;
-    const { revision } = await engine.view(this.tenant, consistencyOf(options.consistency));
-    let cursor: string | undefined;
-    while (remaining > 0) {
-      const page = await engine.store.readByFilter(this.tenant, revision, checked, {
-        limit: Math.min(remaining, READ_PAGE),
-        ...(cursor !== undefined ? { cursor } : {}),
-      });
-      for (const rel of page.relationships) yield rel;
-      remaining -= page.relationships.length;
-      if (page.cursor === undefined) return;
-      cursor = page.cursor;
+    const limit = positiveIntegerOf(options.limit, "limit");
+    const pages = this.#ops().readRelationships(this.tenant, filterOf(filter), {
+      ...optional("consistency", consistencyOf(options.consistency)),
+      ...optional("limit", limit),
+    });
+    for await (const page of pages) {
+      for (const item of page.items) yield item.relationship;
     }
   }
 
@@ -297,23 +282,11 @@ export class Trellis implements TrellisApi {
     items: readonly CheckBulkItemInput[],
     options: ConsistencyOptions = {},
   ): Promise<CheckBulkResponse> {
-    const engine = this.#engine();
+    const _engine = this.#engine();
     if (!Array.isArray(items)) throw new TypeError("items must be an array");
     // A malformed item is that item's answer; the others are still checked (as the server does).
     const parsed = items.map((item, i) => checkItemOf(item, `items[${i}]`));
-    const valid = parsed.filter((p): p is ParsedCheckItem => !(p instanceof TrellisError));
-    const { results, zookie } = await engine.checkBulk(
-      this.tenant,
-      valid,
-      consistencyOf(options.consistency),
-    );
-    let next = 0;
-    return {
-      results: parsed.map(
-        (p): CheckBulkResult => (p instanceof TrellisError ? { error: p } : results[next++]!),
-      ),
-      zookie,
-    };
+    return this.#ops().checkBulk(this.tenant, parsed, consistencyOf(options.consistency));
   }
 
   async expand(
@@ -348,33 +321,23 @@ export class Trellis implements TrellisApi {
     subject: SubjectInput,
     options: ListOptions = {},
   ): AsyncGenerator<ListedObject, void, undefined> {
-    const engine = this.#engine();
     const type = typeNameOf(resourceType, "resourceType");
-    const request = {
+    // Computed a page at a time as the consumer reads: breaking out early stops the work.
+    const pages = this.#ops().listObjects(this.tenant, {
       resourceType: type,
       permission: memberNameOf(permission),
       subject: subjectRefOf(subject),
       ...optional("context", contextOf(options.context)),
-      limit: LIST_OBJECTS_PAGE,
-    };
-    let page = await engine.listObjects(this.tenant, {
-      ...request,
       ...optional("consistency", consistencyOf(options.consistency)),
     });
-    while (true) {
-      for (const o of page.objects) {
+    for await (const page of pages) {
+      for (const o of page.items) {
         yield {
           object: `${type}:${o.id}`,
           permissionship: o.permissionship,
           ...optional("missingContext", o.missingContext),
         };
       }
-      if (page.cursor === undefined) return;
-      page = await engine.listObjects(this.tenant, {
-        ...request,
-        consistency: { atExactSnapshot: page.zookie },
-        cursor: page.cursor,
-      });
     }
   }
 
@@ -393,9 +356,8 @@ export class Trellis implements TrellisApi {
     subjectType: string,
     options: ListOptions = {},
   ): AsyncGenerator<ListedSubject, void, undefined> {
-    const engine = this.#engine();
     const wanted = subjectTypeOf(subjectType);
-    const result = await engine.listSubjects(this.tenant, {
+    const { items } = await this.#ops().listSubjects(this.tenant, {
       resource: objectRefOf(resource),
       permission: memberNameOf(permission),
       subjectType: wanted.type,
@@ -404,21 +366,12 @@ export class Trellis implements TrellisApi {
       ...optional("consistency", consistencyOf(options.consistency)),
     });
     const format = (id: string) => formatListedSubject(wanted.type, id, wanted.relation);
-    // The wildcard first, as the server streams it: `*` sorts before every id.
-    if (result.wildcard !== undefined) {
-      yield {
-        subject: format("*"),
-        permissionship: result.wildcard.permissionship,
-        ...optional("missingContext", result.wildcard.missingContext),
-        excluded: result.wildcard.excluded.map(format),
-      };
-    }
-    for (const s of result.subjects) {
+    for (const s of items) {
       yield {
         subject: format(s.id),
         permissionship: s.permissionship,
         ...optional("missingContext", s.missingContext),
-        excluded: [],
+        excluded: s.excluded.map(format),
       };
     }
   }
@@ -431,42 +384,25 @@ export class Trellis implements TrellisApi {
    * (then CANCELLED). `after` older than the kept history is FAILED_PRECONDITION.
    */
   async *watch(options: WatchOptions = {}): AsyncGenerator<WatchEvent, void, undefined> {
-    const engine = this.#engine();
-    const { store } = engine;
+    const ops = this.#ops();
     const { signal } = options;
-    let after: Revision =
-      options.after === undefined
-        ? await store.headRevision(this.tenant)
-        : engine.zookies.decode(this.tenant, options.after, "after");
     const stop = new AbortController();
-    const waitSignal = signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]);
+    const both = signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]);
+    const after = options.after === undefined ? undefined : (String(options.after) as Zookie);
     try {
-      while (true) {
-        if (signal?.aborted) {
-          throw new TrellisError("CANCELLED", "the watch was cancelled", { cause: signal.reason });
-        }
-        // Head first: a write that changed nothing (a delete of absent tuples) still takes a
-        // revision but leaves no changelog entry, and waiting past it avoids a busy loop.
-        const head = await store.headRevision(this.tenant);
-        const changes = await store.changesSince(this.tenant, after, READ_PAGE);
-        if (changes.length === 0) {
-          after = Math.max(after, head);
-          await store.waitForChanges(this.tenant, after, {
-            signal: waitSignal,
-            timeoutMs: WATCH_WAIT_MS,
-          });
-          continue;
-        }
-        for (const event of groupByRevision(changes)) {
-          after = event.revision;
-          yield {
-            zookie: engine.zookies.encode(this.tenant, event.revision),
-            changes: event.changes,
-            schemaChanged: event.schemaChanged,
-            committedAt: event.committedAt,
-          };
-        }
+      for await (const revision of ops.watch(this.tenant, after, both)) {
+        yield {
+          zookie: revision.zookie,
+          changes: revision.changes,
+          schemaChanged: revision.schemaChanged,
+          committedAt: revision.committedAt,
+        };
       }
+    } catch (err) {
+      if (signal?.aborted) {
+        throw new TrellisError("CANCELLED", "the watch was cancelled", { cause: signal.reason });
+      }
+      throw err;
     } finally {
       stop.abort();
     }
@@ -486,6 +422,11 @@ export class Trellis implements TrellisApi {
   #engine(): Engine {
     if (this.#closed) throw new TrellisError("UNAVAILABLE", "this Trellis is closed");
     return this.engine;
+  }
+
+  #ops(): Operations {
+    this.#engine();
+    return this.#operations;
   }
 
   #wrote(zookie: Zookie): WriteResult {
@@ -519,31 +460,4 @@ function traceOf(node: TraceNode): CheckTrace {
     ...(node.cycle === true ? { cycle: true } : {}),
     children: node.children.map(traceOf),
   };
-}
-
-interface RevisionEvent {
-  revision: Revision;
-  committedAt: Date;
-  changes: RelationshipChange[];
-  schemaChanged: boolean;
-}
-
-/** Changelog entries as one event per revision (the store never splits a revision). */
-function groupByRevision(changes: readonly ChangeEvent[]): RevisionEvent[] {
-  const events: RevisionEvent[] = [];
-  for (const change of changes) {
-    let event = events.at(-1);
-    if (event === undefined || event.revision !== change.revision) {
-      event = {
-        revision: change.revision,
-        committedAt: change.committedAt,
-        changes: [],
-        schemaChanged: false,
-      };
-      events.push(event);
-    }
-    if (change.op === "SCHEMA") event.schemaChanged = true;
-    else event.changes.push({ op: change.op, relationship: change.relationship });
-  }
-  return events;
 }
