@@ -272,7 +272,7 @@ async function checkEverything(
 // ---- properties -------------------------------------------------------------------------
 
 describe("the engine agrees with the reference evaluator", () => {
-  const checkRuns = fuzzRuns(150);
+  const checkRuns = fuzzRuns(100);
   test(
     "Check answers every question of a random world as the reference does",
     async () => {
@@ -289,7 +289,7 @@ describe("the engine agrees with the reference evaluator", () => {
     timeout(checkRuns),
   );
 
-  const uncachedRuns = fuzzRuns(80);
+  const uncachedRuns = fuzzRuns(60);
   test(
     "Check answers the same with the shared cache turned off",
     async () => {
@@ -306,7 +306,7 @@ describe("the engine agrees with the reference evaluator", () => {
     timeout(uncachedRuns),
   );
 
-  const listObjectsRuns = fuzzRuns(120);
+  const listObjectsRuns = fuzzRuns(80);
   test(
     "ListObjects returns exactly the objects Check allows, with Check's permissionship",
     async () => {
@@ -323,7 +323,7 @@ describe("the engine agrees with the reference evaluator", () => {
     timeout(listObjectsRuns),
   );
 
-  const listSubjectsRuns = fuzzRuns(120);
+  const listSubjectsRuns = fuzzRuns(80);
   test(
     "ListSubjects lists exactly the subjects Check allows, and its wildcard covers the rest",
     async () => {
@@ -340,7 +340,7 @@ describe("the engine agrees with the reference evaluator", () => {
     timeout(listSubjectsRuns),
   );
 
-  const snapshotRuns = fuzzRuns(80);
+  const snapshotRuns = fuzzRuns(60);
   test(
     "answers at an exact snapshot do not change when later writes add and delete tuples",
     async () => {
@@ -377,7 +377,7 @@ describe("the engine agrees with the reference evaluator", () => {
     timeout(snapshotRuns),
   );
 
-  const bulkRuns = fuzzRuns(60);
+  const bulkRuns = fuzzRuns(40);
   test(
     "CheckBulk answers each item as the single Check does, and a failing item disturbs no other",
     async () => {
@@ -451,7 +451,7 @@ describe("the engine agrees with the reference evaluator", () => {
     timeout(bulkRuns),
   );
 
-  const clockRuns = fuzzRuns(80);
+  const clockRuns = fuzzRuns(60);
   test(
     "answers follow the clock: tuples stop granting when they expire, cached or not",
     async () => {
@@ -479,7 +479,7 @@ describe("the engine agrees with the reference evaluator", () => {
     timeout(clockRuns),
   );
 
-  const tenantRuns = fuzzRuns(50);
+  const tenantRuns = fuzzRuns(40);
   test(
     "one engine serving two tenants answers each from its own tuples",
     async () => {
