@@ -37,7 +37,13 @@ import type {
 import type { EngineSchema } from "./engine-schema.js";
 import { Evaluator, permissionshipName, type Snapshot, type TraceNode } from "./evaluator.js";
 import { type ExpandNode, expand } from "./expand.js";
-import { listObjectsPage } from "./list-objects.js";
+import {
+  confirmCandidates,
+  decodeCursor,
+  firstAfter,
+  listObjectCandidates,
+  listObjectsPage,
+} from "./list-objects.js";
 import { listSubjects } from "./list-subjects.js";
 import { CONDITIONAL, type Outcome } from "./outcome.js";
 import { type CacheStats, ResultCache, type ResultCacheOptions } from "./result-cache.js";
@@ -687,6 +693,80 @@ export class Engine {
       ...(page.cursor !== undefined ? { cursor: page.cursor } : {}),
       zookie: view.zookie,
     };
+  }
+
+  /**
+   * ListObjects as a stream of pages at one snapshot, for long listings: the candidates are
+   * found once, then confirmed with Check a time slice (`sliceMs`) at a time, each slice a page
+   * (at most `pageSize` objects) and a turn of the event loop for everyone else.
+   */
+  async *listObjectsPages(
+    tenant: TenantId,
+    req: {
+      resourceType: string;
+      permission: string;
+      subject: SubjectRef;
+      context?: CaveatContext;
+      consistency?: Consistency;
+      cursor?: string;
+      limit?: number;
+    },
+    options: { pageSize?: number; sliceMs?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<
+    {
+      objects: { id: string; permissionship: Permissionship; missingContext?: readonly string[] }[];
+      zookie: Zookie;
+    },
+    void,
+    undefined
+  > {
+    const view = await this.view(tenant, req.consistency);
+    const now = this.#clock.now();
+    const pageSize = options.pageSize ?? 500;
+    const sliceMs = options.sliceMs ?? 5;
+    const after = req.cursor === undefined ? undefined : decodeCursor(req.cursor);
+    const candidates = await this.#compute(view, () => {
+      if (view.schema.member(req.resourceType, req.permission) === undefined) {
+        // Let Check raise the precise error (unknown type or member).
+        this.#evaluator(view, req.context).check(
+          { type: req.resourceType, id: "_" },
+          req.permission,
+          req.subject,
+        );
+      }
+      return listObjectCandidates(view, now, req.resourceType, req.permission, req.subject);
+    });
+    let next = firstAfter(candidates, after);
+    let remaining = req.limit ?? Number.POSITIVE_INFINITY;
+    // Each slice has an evaluator (and a caveat budget) of its own; the shared result cache
+    // carries what they have in common.
+    while (next < candidates.length && remaining > 0) {
+      options.signal?.throwIfAborted();
+      const from = next;
+      const slice = await this.#compute(view, () => {
+        return confirmCandidates(
+          this.#evaluator(view, req.context),
+          req.resourceType,
+          req.permission,
+          req.subject,
+          candidates,
+          from,
+          Math.min(pageSize, remaining),
+          sliceMs,
+        );
+      });
+      next = slice.next;
+      remaining -= slice.objects.length;
+      if (slice.objects.length > 0) {
+        yield {
+          objects: slice.objects.map((o) => ({ id: o.id, ...describeOutcome(o.outcome) })),
+          zookie: view.zookie,
+        };
+      }
+      if (next < candidates.length && remaining > 0) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
   }
 
   /** Every subject of `subjectType` with `permission` on `resource`, and the wildcard's share. */

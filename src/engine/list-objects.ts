@@ -119,6 +119,46 @@ export function listObjectsPage(
   return { objects };
 }
 
+/**
+ * Confirms `candidates[from…]` with Check until `limit` objects are found, the candidates run
+ * out, or `sliceMs` has passed (checked every few candidates), so that one large listing holds
+ * the event loop for a slice at a time. Returns what it found and where to continue.
+ */
+export function confirmCandidates(
+  evaluator: Evaluator,
+  resourceType: string,
+  permission: string,
+  subject: SubjectRef,
+  candidates: readonly string[],
+  from: number,
+  limit: number,
+  sliceMs: number,
+): { objects: FoundObject[]; next: number } {
+  const objects: FoundObject[] = [];
+  const deadline = performance.now() + sliceMs;
+  let i = from;
+  while (i < candidates.length && objects.length < limit) {
+    const id = candidates[i++]!;
+    const { outcome } = evaluator.check({ type: resourceType, id }, permission, subject);
+    if (outcome.value === ALLOWED || outcome.value === CONDITIONAL) objects.push({ id, outcome });
+    if ((i & 15) === 0 && performance.now() > deadline) break;
+  }
+  return { objects, next: i };
+}
+
+/** The position of the first candidate after `after` (candidates are sorted). */
+export function firstAfter(candidates: readonly string[], after: string | undefined): number {
+  if (after === undefined) return 0;
+  let lo = 0;
+  let hi = candidates.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareIds(candidates[mid]!, after) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export function encodeCursor(lastId: string): string {
   return Buffer.from(JSON.stringify({ after: lastId }), "utf8").toString("base64url");
 }

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { type EngineFixture, engineFixture } from "../../test/support/engine-fixture.js";
 import { parseRelationship, parseSubjectRef } from "../core/relationship.js";
+import type { Zookie } from "../core/revision.js";
 import { LIST_PAGE, Operations, type WatchRevision } from "./operations.js";
 
 const SCHEMA = `
@@ -35,15 +36,19 @@ describe("Operations", () => {
     const seen: string[] = [];
     const zookies = new Set<string>();
     let first = true;
+    let count = 0;
     for await (const page of pages) {
       zookies.add(page.zookie);
+      expect(page.items.length).toBeLessThanOrEqual(LIST_PAGE);
       seen.push(...page.items.map((o) => o.id));
+      count++;
       // A write after the first page is not part of the listing.
       if (first) await f.write("doc:a_late#viewer@user:alice");
       first = false;
     }
     expect(seen).toEqual(ids);
     expect(zookies.size).toBe(1);
+    expect(count).toBeGreaterThanOrEqual(3);
   });
 
   test("stops a listing at its limit and resumes it from a cursor", async () => {
@@ -72,7 +77,7 @@ describe("Operations", () => {
 
   test("watches one entry per revision, skipping revisions that changed nothing", async () => {
     const { f, ops } = await setup();
-    const start = await f.write("doc:a#viewer@user:alice");
+    const start = (await f.write("doc:a#viewer@user:alice")) as Zookie;
     const abort = new AbortController();
     const watch = ops.watch(f.tenant, start, abort.signal);
     await f.engine.deleteRelationships(f.tenant, { resourceType: "doc", resourceId: "none" });

@@ -40,7 +40,10 @@ import type {
 } from "../store/datastore.js";
 import { cursorAfter } from "../store/index.js";
 
-/** Objects ListObjects computes per page; between pages the event loop runs. */
+/**
+ * Most objects in one page of ListObjects. A page is also at most one time slice of work
+ * (see `Engine.listObjectsPages`): between pages the event loop runs.
+ */
 export const LIST_PAGE = 500;
 /** Relationships per store page of a read or an export. */
 export const READ_PAGE = 1000;
@@ -179,33 +182,20 @@ export class Operations {
     query: ListObjectsQuery,
     signal?: AbortSignal,
   ): AsyncGenerator<Page<ListedObject>, void, undefined> {
-    let remaining = query.limit ?? Number.POSITIVE_INFINITY;
-    let cursor = query.cursor;
-    let consistency = query.consistency;
-    while (remaining > 0) {
-      signal?.throwIfAborted();
-      const page = await this.engine.listObjects(tenant, {
-        resourceType: query.resourceType,
-        permission: query.permission,
-        subject: query.subject,
-        ...(query.context !== undefined ? { context: query.context } : {}),
-        ...(consistency !== undefined ? { consistency } : {}),
-        ...(cursor !== undefined ? { cursor } : {}),
-        limit: Math.min(remaining, LIST_PAGE),
-      });
-      const items = page.objects.map((o) => ({
-        id: o.id,
-        permissionship: o.permissionship,
-        ...(o.missingContext !== undefined ? { missingContext: o.missingContext } : {}),
-        cursor: listObjectsCursor(o.id),
-      }));
-      yield { zookie: page.zookie, items };
-      remaining -= items.length;
-      if (page.cursor === undefined) return;
-      cursor = page.cursor;
-      consistency = { atExactSnapshot: page.zookie };
-      // Let other requests run between pages of a large listing.
-      await new Promise((resolve) => setImmediate(resolve));
+    const pages = this.engine.listObjectsPages(tenant, query, {
+      pageSize: LIST_PAGE,
+      ...(signal !== undefined ? { signal } : {}),
+    });
+    for await (const page of pages) {
+      yield {
+        zookie: page.zookie,
+        items: page.objects.map((o) => ({
+          id: o.id,
+          permissionship: o.permissionship,
+          ...(o.missingContext !== undefined ? { missingContext: o.missingContext } : {}),
+          cursor: listObjectsCursor(o.id),
+        })),
+      };
     }
   }
 
