@@ -17,20 +17,54 @@ export type Comments = readonly string[];
 export interface SchemaAst {
   readonly kind: "schema";
   readonly uses: readonly UseNode[];
-  /** Definitions and caveats in source order. */
+  /** `import "path.zed"` statements (with `use import`), in source order. */
+  readonly imports: readonly ImportNode[];
+  /** Definitions, caveats and partials in source order. */
   readonly items: readonly TopLevelNode[];
   /** Comments after the last item. */
   readonly trailingComments: Comments;
   readonly span: Span;
 }
 
-export type TopLevelNode = DefinitionNode | CaveatNode;
+export type TopLevelNode = DefinitionNode | CaveatNode | PartialNode;
 
-/** `use expiration`: opts the schema into a language feature. */
+/**
+ * `use expiration`: opts the schema into a language feature. Every `use` comes before the
+ * first definition, caveat or partial; the feature's name is a keyword from then on.
+ */
 export interface UseNode {
   readonly kind: "use";
   readonly feature: string;
   readonly comments: Comments;
+  readonly span: Span;
+}
+
+/**
+ * `import "relative/path.zed"` (with `use import`): the definitions, caveats and partials of
+ * another file, resolved relative to the importing file where the files are (the CLI, the
+ * SDK). A server accepts only schemas whose imports are resolved (`trellis schema compile`).
+ */
+export interface ImportNode {
+  readonly kind: "import";
+  /** The path as written between the quotes. */
+  readonly path: string;
+  readonly pathSpan: Span;
+  readonly comments: Comments;
+  readonly span: Span;
+}
+
+/**
+ * `partial name { … }` (with `use partial`): relations, permissions and partial references
+ * that `...name` splices into a definition. A partial no definition references is ignored.
+ */
+export interface PartialNode {
+  readonly kind: "partial";
+  readonly name: string;
+  readonly nameSpan: Span;
+  readonly comments: Comments;
+  readonly members: readonly MemberNode[];
+  /** Comments after the last member, before the closing brace. */
+  readonly trailingComments: Comments;
   readonly span: Span;
 }
 
@@ -46,7 +80,16 @@ export interface DefinitionNode {
   readonly span: Span;
 }
 
-export type MemberNode = RelationNode | PermissionNode;
+export type MemberNode = RelationNode | PermissionNode | PartialRefNode;
+
+/** `...name`: the members of partial `name`, spliced here. */
+export interface PartialRefNode {
+  readonly kind: "partialRef";
+  readonly name: string;
+  readonly nameSpan: Span;
+  readonly comments: Comments;
+  readonly span: Span;
+}
 
 /** `relation name: user | group#member | user:* | user with caveat and expiration`. */
 export interface RelationNode {
@@ -74,13 +117,26 @@ export interface TypeRefNode {
   readonly span: Span;
 }
 
-/** `permission name = expression`. */
+/**
+ * `permission name = expression`, or `permission name: user | group = expression` with a type
+ * annotation: the subject types the permission may yield. Under `use typechecking` the
+ * annotation must name every type the expression can reach; without it, it is kept unchecked.
+ */
 export interface PermissionNode {
   readonly kind: "permission";
   readonly name: string;
   readonly nameSpan: Span;
   readonly comments: Comments;
+  /** The annotated subject types, as written; absent without an annotation. */
+  readonly annotation?: readonly AnnotatedTypeNode[];
   readonly expr: ExprNode;
+  readonly span: Span;
+}
+
+/** One type of a permission's type annotation: a plain definition name (`user`). */
+export interface AnnotatedTypeNode {
+  readonly kind: "annotatedType";
+  readonly type: string;
   readonly span: Span;
 }
 
@@ -183,10 +239,14 @@ export interface CaveatTypeNode {
 export type AstNode =
   | SchemaAst
   | UseNode
+  | ImportNode
   | DefinitionNode
+  | PartialNode
+  | PartialRefNode
   | RelationNode
   | TypeRefNode
   | PermissionNode
+  | AnnotatedTypeNode
   | ExprNode
   | CaveatNode
   | CaveatParamNode

@@ -2,7 +2,9 @@ import { describe, expect, test } from "vitest";
 import { generatedSchema } from "../../test/support/generated-schema.js";
 import { SchemaError } from "../core/errors.js";
 import { compileSchema, compileSchemaText } from "./compiler.js";
+import { formatSchema } from "./formatter.js";
 import { parseSchema } from "./parser.js";
+import { MAX_CAVEAT_TEXT, MAX_CAVEATS } from "./schema-limits.js";
 
 const DESIGN_EXAMPLE = `
 /** doc comments are kept */
@@ -156,6 +158,66 @@ describe("compiler: valid schemas", () => {
         permission view = viewer + parent->view
       }`),
     ).toEqual([]);
+  });
+
+  test("accepts complete type annotations under use typechecking", () => {
+    expect(
+      diagnosticsOf(`use typechecking
+      definition user {}
+      definition team {}
+      definition group {
+        relation member: user | group#member
+      }
+      definition doc {
+        relation parent: doc
+        relation viewer: group#member | team
+        permission view: user | team = viewer + parent->view
+        permission edit: team | user = view & viewer
+      }`),
+    ).toEqual([]);
+  });
+
+  test("accepts annotated types that are unknown or unreachable, as SpiceDB does", () => {
+    const text = `definition user {}
+      definition doc {
+        relation viewer: user
+        permission view: user | ghost = viewer
+      }`;
+    expect(diagnosticsOf(text)).toEqual([]);
+    expect(diagnosticsOf(`use typechecking\n${text}`)).toEqual([]);
+  });
+
+  test("leaves annotations unchecked without use typechecking", () => {
+    expect(
+      diagnosticsOf(`definition user {}
+      definition team {}
+      definition doc {
+        relation viewer: team
+        permission view: user = viewer
+      }`),
+    ).toEqual([]);
+  });
+
+  test("splices partials into definitions, in place, and drops the partials", () => {
+    const schema = compileSchemaText(`use partial
+      partial viewable {
+        relation viewer: user
+        permission view = viewer
+      }
+      definition user {}
+      definition doc {
+        relation owner: user
+        ...viewable
+        permission edit = owner
+      }`);
+    expect([...schema.definitions.get("doc")!.members.keys()]).toEqual([
+      "owner",
+      "viewer",
+      "view",
+      "edit",
+    ]);
+    expect(schema.ast.items.map((i) => i.kind)).toEqual(["definition", "definition"]);
+    expect(formatSchema(schema.ast)).not.toMatch(/partial/);
   });
 
   test("compiles a 200-definition generated schema", () => {
@@ -314,6 +376,88 @@ describe("compiler: semantic errors name the thing and its position", () => {
       2,
       undefined,
       /cav/,
+    ],
+    [
+      "an annotation that leaves out a type reached through a userset",
+      "use typechecking\ndefinition user {}\ndefinition group { relation member: user }\ndefinition doc {\n  relation viewer: group#member\n  permission view: group = viewer\n}",
+      6,
+      20,
+      /incomplete type annotation on permission doc#view: it can reach 'user'/,
+    ],
+    [
+      "an annotation that leaves out a type reached through an arrow",
+      "use typechecking\ndefinition user {}\ndefinition team {}\ndefinition folder {\n  relation viewer: user | team\n  permission view = viewer\n}\ndefinition doc {\n  relation parent: folder\n  permission view: user = parent->view\n}",
+      10,
+      20,
+      /'team'/,
+    ],
+    [
+      "an annotation that leaves out a type on the subtracted side",
+      "use typechecking\ndefinition user {}\ndefinition team {}\ndefinition doc {\n  relation viewer: user\n  relation banned: team\n  permission view: user = viewer - banned\n}",
+      7,
+      20,
+      /'team'/,
+    ],
+    [
+      "an unknown partial",
+      "use partial\ndefinition doc {\n  ...nowhere\n}",
+      3,
+      6,
+      /unknown partial 'nowhere'/,
+    ],
+    [
+      "a partial reference to a definition",
+      "use partial\ndefinition user {}\ndefinition doc {\n  ...user\n}",
+      4,
+      6,
+      /names a definition/,
+    ],
+    [
+      "partials that reference each other",
+      "use partial\npartial aaa {\n  ...bbb\n}\npartial bbb {\n  ...aaa\n}",
+      6,
+      6,
+      /cycle \(aaa -> bbb -> aaa\)/,
+    ],
+    [
+      "a partial that brings a member the definition has",
+      "use partial\ndefinition user {}\npartial ppp {\n  relation owner: user\n}\ndefinition doc {\n  relation owner: user\n  ...ppp\n}",
+      8,
+      6,
+      /brings 'owner'/,
+    ],
+    [
+      "a partial named like a caveat",
+      "use partial\ncaveat ppp(a int) { a > 1 }\npartial ppp {}",
+      3,
+      9,
+      /has the name of a caveat/,
+    ],
+    [
+      "an unresolved import",
+      'use import\nimport "user.zed"\ndefinition doc {}',
+      2,
+      1,
+      /compile the schema first/,
+    ],
+    [
+      `more than ${MAX_CAVEATS} caveats`,
+      Array.from({ length: MAX_CAVEATS + 1 }, (_, i) => `caveat cav${i}(a int) { a > 1 }`).join(
+        "\n",
+      ),
+      MAX_CAVEATS + 1,
+      8,
+      new RegExp(`more than ${MAX_CAVEATS} caveats`),
+    ],
+    [
+      `caveat expressions of more than ${MAX_CAVEAT_TEXT} characters`,
+      Array.from(
+        { length: 3 },
+        (_, i) => `caveat cav${i}(a int) {\n  ${"a > 1 || ".repeat(MAX_CAVEAT_TEXT / 20)}a > 2\n}`,
+      ).join("\n"),
+      8,
+      3,
+      new RegExp(`more than ${MAX_CAVEAT_TEXT} characters`),
     ],
   ])("refuses %s", (_title, text, line, column, message) => {
     const diagnostics = diagnosticsOf(text);

@@ -3,7 +3,9 @@
  * that a schema moves between the two systems unchanged: valid and unique names, known types,
  * relations and caveats, arrows only over relations that exist and reach no wildcard, no
  * wildcard included through a userset, no permission that reaches itself through permissions
- * alone, `with expiration` only under `use expiration`, and well-typed caveats.
+ * alone, `with expiration` only under `use expiration`, complete type annotations under
+ * `use typechecking`, and well-typed caveats. Partials are spliced first (`partials.ts`);
+ * imports must have been resolved where the files are (`composition.ts`).
  */
 import { type SchemaDiagnostic, SchemaError, type SourcePosition } from "../core/errors.js";
 import { isValidIdentifier, isValidTypeName } from "../core/names.js";
@@ -18,6 +20,9 @@ import type {
 } from "./ast.js";
 import { type CompiledCaveat, compileCaveat } from "./caveat.js";
 import { parseSchema } from "./parser.js";
+import { splicePartials } from "./partials.js";
+import { MAX_CAVEAT_TEXT, MAX_CAVEATS } from "./schema-limits.js";
+import { checkTypeAnnotations } from "./typecheck.js";
 import type {
   AllowedSubjectType,
   CompiledSchema,
@@ -29,7 +34,13 @@ import type {
 } from "./types.js";
 
 /** Language features a schema may switch on with `use`. */
-export const KNOWN_FEATURES: ReadonlySet<string> = new Set(["expiration", "self"]);
+export const KNOWN_FEATURES: ReadonlySet<string> = new Set([
+  "expiration",
+  "self",
+  "typechecking",
+  "partial",
+  "import",
+]);
 
 export interface CompileResult {
   /** Present when there are no diagnostics. */
@@ -46,9 +57,24 @@ export function compileSchemaText(text: string): CompiledSchema {
   return compiled.schema;
 }
 
-/** Compiles a parsed schema; never throws on a bad schema, reporting diagnostics instead. */
+/**
+ * Compiles a parsed schema; never throws on a bad schema, reporting diagnostics instead. The
+ * compiled schema's `ast` has its partials spliced in.
+ */
 export function compileSchema(ast: SchemaAst): CompileResult {
-  return new Compiler(ast).run();
+  const unresolved = ast.imports.map((i) => ({
+    message: `import "${i.path}" is resolved where the files are: compile the schema first (trellis schema compile)`,
+    position: i.span.start,
+  }));
+  const spliced = splicePartials(ast);
+  const result = new Compiler(spliced.ast).run();
+  const early = [...unresolved, ...spliced.diagnostics];
+  if (early.length === 0) return result;
+  return {
+    diagnostics: [...early, ...result.diagnostics].sort(
+      (a, b) => a.position.offset - b.position.offset,
+    ),
+  };
 }
 
 class Compiler {
@@ -59,6 +85,8 @@ class Compiler {
   /** Members of each definition by name, first occurrence wins. */
   readonly #members = new Map<string, Map<string, MemberNode>>();
   readonly #features = new Set<string>();
+  /** Over the caveat limits, no caveat is compiled: compiling them is what the limits bound. */
+  #caveatsOverLimit = false;
 
   constructor(ast: SchemaAst) {
     this.#ast = ast;
@@ -76,6 +104,9 @@ class Compiler {
       definitions.set(def.name, this.#compileDefinition(def));
     }
     this.#checkPermissionCycles();
+    if (this.#features.has("typechecking")) {
+      this.#diagnostics.push(...checkTypeAnnotations(this.#members));
+    }
     if (this.#diagnostics.length > 0) {
       const diagnostics = [...this.#diagnostics].sort(
         (a, b) => a.position.offset - b.position.offset,
@@ -101,8 +132,27 @@ class Compiler {
       this.#features.add(use.feature);
     }
     const topLevel = new Set<string>();
+    let caveats = 0;
+    let caveatText = 0;
     for (const item of this.#ast.items) {
-      const what = item.kind === "definition" ? "definition" : "caveat";
+      // Partials are spliced before compiling; one left here has no meaning.
+      if (item.kind === "partial") continue;
+      const what = item.kind;
+      if (item.kind === "caveat") {
+        if (++caveats === MAX_CAVEATS + 1) {
+          this.#caveatsOverLimit = true;
+          this.#error(`more than ${MAX_CAVEATS} caveats in one schema`, item.nameSpan.start);
+        }
+        const before = caveatText;
+        caveatText += item.expression.length;
+        if (before <= MAX_CAVEAT_TEXT && caveatText > MAX_CAVEAT_TEXT) {
+          this.#caveatsOverLimit = true;
+          this.#error(
+            `caveat expressions of more than ${MAX_CAVEAT_TEXT} characters in one schema`,
+            item.expressionSpan.start,
+          );
+        }
+      }
       if (!isValidTypeName(item.name)) {
         this.#error(
           `invalid ${what} name '${item.name}': use 3-64 lowercase letters, digits and '_', starting with a letter and not ending with '_', optionally behind 'prefix/' segments`,
@@ -129,6 +179,8 @@ class Compiler {
   #collectMembers(def: DefinitionNode): Map<string, MemberNode> {
     const members = new Map<string, MemberNode>();
     for (const m of def.members) {
+      // Partial references are spliced before compiling.
+      if (m.kind === "partialRef") continue;
       if (!isValidIdentifier(m.name)) {
         this.#error(
           `invalid ${m.kind} name '${m.name}' in definition ${def.name}: use 3-64 lowercase letters, digits and '_', starting with a letter and not ending with '_'`,
@@ -150,6 +202,7 @@ class Compiler {
 
   #compileCaveats(): Map<string, CompiledCaveat> {
     const caveats = new Map<string, CompiledCaveat>();
+    if (this.#caveatsOverLimit) return caveats;
     for (const node of this.#caveatNodes.values()) {
       const result = compileCaveat(node);
       this.#diagnostics.push(...result.diagnostics);
@@ -163,10 +216,8 @@ class Compiler {
   #compileDefinition(def: DefinitionNode): TypeDefinition {
     const members = new Map<string, Member>();
     for (const m of this.#members.get(def.name)!.values()) {
-      members.set(
-        m.name,
-        m.kind === "relation" ? this.#compileRelation(def, m) : this.#compilePermission(def, m),
-      );
+      if (m.kind === "relation") members.set(m.name, this.#compileRelation(def, m));
+      else if (m.kind === "permission") members.set(m.name, this.#compilePermission(def, m));
     }
     return { name: def.name, members };
   }
@@ -187,7 +238,7 @@ class Compiler {
             t.span.start,
           );
         } else {
-          const wildcard = this.#wildcardVia(t.type, relation, new Set());
+          const wildcard = this.#wildcardVia(t.type, relation);
           if (wildcard !== undefined) {
             this.#error(
               `${where} includes ${t.type}#${relation}, which allows the wildcard ${wildcard.type}:* via ${wildcard.via}: wildcards cannot be included through a userset`,
@@ -224,23 +275,29 @@ class Compiler {
 
   /**
    * Whether the relation `type#name` admits a wildcard subject, directly or through the
-   * usersets it allows; returns the wildcard type and the relation that admits it.
+   * usersets it allows; returns the wildcard type and the relation that admits it. Walks the
+   * userset chain with an explicit stack, in the order a depth-first walk would.
    */
-  #wildcardVia(
-    type: string,
-    name: string,
-    visiting: Set<string>,
-  ): { type: string; via: string } | undefined {
-    const key = `${type}#${name}`;
-    if (visiting.has(key)) return undefined;
-    visiting.add(key);
-    const member = this.#members.get(type)?.get(name);
-    if (member === undefined || member.kind !== "relation") return undefined;
-    for (const t of member.types) {
-      if (t.wildcard) return { type: t.type, via: key };
-      if (t.relation !== undefined && t.relation !== "...") {
-        const found = this.#wildcardVia(t.type, t.relation, visiting);
-        if (found !== undefined) return found;
+  #wildcardVia(type: string, name: string): { type: string; via: string } | undefined {
+    const visited = new Set<string>();
+    // A relation to walk, or a wildcard found (returned when popped, so the order is a walk's).
+    type Step = { relation: [string, string] } | { wildcard: { type: string; via: string } };
+    const stack: Step[] = [{ relation: [type, name] }];
+    while (stack.length > 0) {
+      const step = stack.pop()!;
+      if ("wildcard" in step) return step.wildcard;
+      const [t, n] = step.relation;
+      const key = `${t}#${n}`;
+      if (visited.has(key)) continue;
+      visited.add(key);
+      const member = this.#members.get(t)?.get(n);
+      if (member === undefined || member.kind !== "relation") continue;
+      for (let i = member.types.length - 1; i >= 0; i--) {
+        const x = member.types[i]!;
+        if (x.wildcard) stack.push({ wildcard: { type: x.type, via: key } });
+        else if (x.relation !== undefined && x.relation !== "...") {
+          stack.push({ relation: [x.type, x.relation] });
+        }
       }
     }
     return undefined;
@@ -312,7 +369,7 @@ class Compiler {
       );
       return;
     }
-    const wildcard = this.#wildcardVia(def.name, e.relation, new Set());
+    const wildcard = this.#wildcardVia(def.name, e.relation);
     if (wildcard !== undefined) {
       this.#error(
         `relation ${def.name}#${e.relation} allows the wildcard ${wildcard.type}:* (via ${wildcard.via}), so it cannot be the left side of an arrow in ${where}`,
@@ -342,49 +399,77 @@ class Compiler {
           refs.filter((r) => members.get(r)?.kind === "permission"),
         );
       }
-      const state = new Map<string, "visiting" | "done">();
-      const reported = new Set<string>();
-      const visit = (name: string, path: string[]): void => {
-        state.set(name, "visiting");
-        for (const next of edges.get(name) ?? []) {
-          if (state.get(next) === "visiting") {
-            const cycle = [...path.slice(path.indexOf(next)), next];
-            const first = cycle[0]!;
-            if (!reported.has(first)) {
-              for (const c of cycle) reported.add(c);
-              const node = members.get(first)!;
-              this.#error(
-                `permission ${def.name}#${first} reaches itself through permissions only (${cycle.join(" -> ")}): put a relation or an arrow in between`,
-                node.nameSpan.start,
-              );
-            }
-          } else if (state.get(next) === undefined) {
-            visit(next, [...path, next]);
+      this.#reportCycles(def, members, edges);
+    }
+  }
+
+  /**
+   * Reports each cycle of `edges` once, at its first permission, by a depth-first walk with an
+   * explicit stack (a chain of permissions is as long as a definition is large).
+   */
+  #reportCycles(
+    def: DefinitionNode,
+    members: Map<string, MemberNode>,
+    edges: Map<string, string[]>,
+  ): void {
+    const state = new Map<string, "visiting" | "done">();
+    const reported = new Set<string>();
+    for (const root of edges.keys()) {
+      if (state.has(root)) continue;
+      const path: string[] = [root];
+      const next: number[] = [0];
+      state.set(root, "visiting");
+      while (path.length > 0) {
+        const name = path[path.length - 1]!;
+        const i = next[next.length - 1]!;
+        const successors = edges.get(name) ?? [];
+        if (i >= successors.length) {
+          state.set(name, "done");
+          path.pop();
+          next.pop();
+          continue;
+        }
+        next[next.length - 1] = i + 1;
+        const to = successors[i]!;
+        const seen = state.get(to);
+        if (seen === undefined) {
+          state.set(to, "visiting");
+          path.push(to);
+          next.push(0);
+        } else if (seen === "visiting") {
+          const cycle = [...path.slice(path.indexOf(to)), to];
+          const first = cycle[0]!;
+          if (!reported.has(first)) {
+            for (const c of cycle) reported.add(c);
+            this.#error(
+              `permission ${def.name}#${first} reaches itself through permissions only (${cycle.join(" -> ")}): put a relation or an arrow in between`,
+              members.get(first)!.nameSpan.start,
+            );
           }
         }
-        state.set(name, "done");
-      };
-      for (const name of edges.keys()) {
-        if (state.get(name) === undefined) visit(name, [name]);
       }
     }
   }
 }
 
-function collectRefs(e: ExprNode, out: string[]): void {
-  switch (e.kind) {
-    case "ref":
-      out.push(e.name);
-      return;
-    case "union":
-    case "intersection":
-    case "exclusion":
-      collectRefs(e.left, out);
-      collectRefs(e.right, out);
-      return;
-    case "arrow":
-    case "nil":
-    case "self":
-      return;
+/** The names an expression refers to directly, in source order (an explicit stack). */
+function collectRefs(expr: ExprNode, out: string[]): void {
+  const stack = [expr];
+  while (stack.length > 0) {
+    const e = stack.pop()!;
+    switch (e.kind) {
+      case "ref":
+        out.push(e.name);
+        break;
+      case "union":
+      case "intersection":
+      case "exclusion":
+        stack.push(e.right, e.left);
+        break;
+      case "arrow":
+      case "nil":
+      case "self":
+        break;
+    }
   }
 }

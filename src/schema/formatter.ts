@@ -1,7 +1,7 @@
 /**
  * Prints a schema tree as canonical text: tabs, one member a line, a blank line between
- * top-level items, `use` directives first, and parentheses around every operand that mixes
- * operators.
+ * top-level items, `use` directives first, then `import`s, and parentheses around every
+ * operand that mixes operators.
  * `parseSchema(formatSchema(ast)).ast` equals `ast` (positions aside), so formatting is
  * idempotent. Comments that precede a node are printed before it; CEL bodies are printed as
  * written.
@@ -13,6 +13,7 @@ import type {
   DefinitionNode,
   ExprNode,
   MemberNode,
+  PartialNode,
   SchemaAst,
   TypeRefNode,
 } from "./ast.js";
@@ -22,8 +23,13 @@ export function formatSchema(ast: SchemaAst): string {
   if (ast.uses.length > 0) {
     blocks.push(ast.uses.map((u) => `${comments(u.comments, "")}use ${u.feature}`).join("\n"));
   }
+  if (ast.imports.length > 0) {
+    blocks.push(
+      ast.imports.map((i) => `${comments(i.comments, "")}import ${quote(i.path)}`).join("\n"),
+    );
+  }
   for (const item of ast.items) {
-    blocks.push(item.kind === "definition" ? formatDefinition(item) : formatCaveat(item));
+    blocks.push(item.kind === "caveat" ? formatCaveat(item) : formatBlock(item));
   }
   if (ast.trailingComments.length > 0) blocks.push(ast.trailingComments.join("\n"));
   return blocks.length === 0 ? "" : `${blocks.join("\n\n")}\n`;
@@ -33,8 +39,13 @@ function comments(list: Comments, indent: string): string {
   return list.map((c) => `${indent}${c}\n`).join("");
 }
 
-function formatDefinition(def: DefinitionNode): string {
-  const head = `${comments(def.comments, "")}definition ${def.name} {`;
+/** An import path in quotes: double unless the path holds a double quote. */
+function quote(path: string): string {
+  return path.includes('"') ? `'${path}'` : `"${path}"`;
+}
+
+function formatBlock(def: DefinitionNode | PartialNode): string {
+  const head = `${comments(def.comments, "")}${def.kind} ${def.name} {`;
   if (def.members.length === 0 && def.trailingComments.length === 0) return `${head}}`;
   const lines: string[] = [];
   def.members.forEach((m, i) => {
@@ -46,9 +57,18 @@ function formatDefinition(def: DefinitionNode): string {
   return `${head}\n${lines.join("\n")}\n}`;
 }
 
-function formatMember(m: MemberNode): string {
-  if (m.kind === "relation") return `relation ${m.name}: ${m.types.map(formatTypeRef).join(" | ")}`;
-  return `permission ${m.name} = ${formatExpr(m.expr)}`;
+export function formatMember(m: MemberNode): string {
+  switch (m.kind) {
+    case "relation":
+      return `relation ${m.name}: ${m.types.map(formatTypeRef).join(" | ")}`;
+    case "partialRef":
+      return `...${m.name}`;
+    case "permission": {
+      const annotation =
+        m.annotation === undefined ? "" : `: ${m.annotation.map((t) => t.type).join(" | ")}`;
+      return `permission ${m.name}${annotation} = ${formatExpr(m.expr)}`;
+    }
+  }
 }
 
 export function formatTypeRef(t: TypeRefNode): string {

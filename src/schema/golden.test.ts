@@ -1,6 +1,7 @@
 // Golden files: every `testdata/*.zed` is parsed, compiled and formatted; the result (canonical
-// text, or every diagnostic with its position) must equal `*.zed.expected`. Rewrite the
-// expectations with `REGEN=1 npx vitest run src/schema/golden.test.ts` and review the diff.
+// text, or every diagnostic with its position) must equal `*.zed.expected`. A schema with
+// partials is also printed compiled, partials spliced. Rewrite the expectations with
+// `REGEN=1 npx vitest run src/schema/golden.test.ts` and review the diff.
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
@@ -14,13 +15,15 @@ const files = readdirSync(dir).filter((f) => f.endsWith(".zed"));
 
 function render(text: string): string {
   const parsed = parseSchema(text);
-  const diagnostics =
-    parsed.diagnostics.length > 0 ? parsed.diagnostics : compileSchema(parsed.ast).diagnostics;
+  const compiled = parsed.diagnostics.length > 0 ? undefined : compileSchema(parsed.ast);
+  const diagnostics = compiled?.diagnostics ?? parsed.diagnostics;
   if (diagnostics.length > 0) {
     const lines = diagnostics.map((d) => `${d.position.line}:${d.position.column}: ${d.message}`);
     return `errors:\n${lines.join("\n")}\n`;
   }
-  return `formatted:\n${formatSchema(parsed.ast)}`;
+  const formatted = `formatted:\n${formatSchema(parsed.ast)}`;
+  if (!parsed.ast.items.some((i) => i.kind === "partial")) return formatted;
+  return `${formatted}\ncompiled:\n${formatSchema(compiled!.schema!.ast)}`;
 }
 
 describe("schema golden files", () => {

@@ -29,6 +29,8 @@ export type TokenKind =
   | "*"
   | "<"
   | ">"
+  /** A quoted string (`"…"` or `'…'`, one line, no escapes): the path of an `import`. */
+  | "string"
   | "eof";
 
 export interface Token {
@@ -62,20 +64,29 @@ const SINGLE: Record<string, TokenKind> = {
 };
 
 const IDENT_CHAR = /[\p{L}\p{N}_]/u;
+/** A run of identifier characters starting at `lastIndex`. */
+const IDENT_RUN = /[\p{L}\p{N}_]+/uy;
 
 export class Lexer {
   readonly #text: string;
+  readonly #offsetBase: number;
   #pos = 0;
   #line = 1;
   #lineStart = 0;
   readonly diagnostics: SchemaDiagnostic[] = [];
 
-  constructor(text: string) {
+  /** `offsetBase` is added to every offset (see `ParseOptions`). */
+  constructor(text: string, offsetBase = 0) {
     this.#text = text;
+    this.#offsetBase = offsetBase;
   }
 
   position(): SourcePosition {
-    return { line: this.#line, column: this.#pos - this.#lineStart + 1, offset: this.#pos };
+    return {
+      line: this.#line,
+      column: this.#pos - this.#lineStart + 1,
+      offset: this.#offsetBase + this.#pos,
+    };
   }
 
   /** Moves forward `n` characters, keeping the line bookkeeping. */
@@ -136,9 +147,8 @@ export class Lexer {
     let length = 1;
     if (IDENT_CHAR.test(c)) {
       kind = "ident";
-      while (this.#pos + length < text.length && IDENT_CHAR.test(text[this.#pos + length]!)) {
-        length++;
-      }
+      IDENT_RUN.lastIndex = this.#pos;
+      length = IDENT_RUN.exec(text)![0].length;
     } else if (c === "-") {
       if (text[this.#pos + 1] === ">") {
         kind = "->";
@@ -155,6 +165,16 @@ export class Lexer {
       }
     } else if (c === "/") {
       kind = "/";
+    } else if (c === '"' || c === "'") {
+      kind = "string";
+      let end = this.#pos + 1;
+      while (end < text.length && text[end] !== c && text[end] !== "\n") end++;
+      if (text[end] === c) {
+        length = end + 1 - this.#pos;
+      } else {
+        this.#error("unterminated string: close it on the same line", start);
+        length = end - this.#pos;
+      }
     } else if (SINGLE[c] !== undefined) {
       kind = SINGLE[c];
     } else {

@@ -6,9 +6,15 @@
  * Precedence follows SpiceDB: `+` binds tightest, then `&`, then `-`; all are
  * left-associative (`a - b + c` is `a - (b + c)`). A line break after a complete statement
  * ends it, so an operator cannot begin a continuation line.
+ *
+ * `use` directives come before everything else, and the feature each one names is a keyword
+ * from then on (`use expiration` makes a caveat or relation named `expiration` an error), as in
+ * SpiceDB. The sizes of `schema-limits.ts` are enforced here, so no later pass meets a tree
+ * deeper than they allow.
  */
 import type { SchemaDiagnostic, SourcePosition } from "../core/errors.js";
 import type {
+  AnnotatedTypeNode,
   ArrowNode,
   CaveatNode,
   CaveatParamNode,
@@ -16,7 +22,10 @@ import type {
   Comments,
   DefinitionNode,
   ExprNode,
+  ImportNode,
   MemberNode,
+  PartialNode,
+  PartialRefNode,
   PermissionNode,
   RelationNode,
   SchemaAst,
@@ -26,6 +35,12 @@ import type {
   UseNode,
 } from "./ast.js";
 import { Lexer, type Token, type TokenKind } from "./lexer.js";
+import {
+  MAX_EXPRESSION_NESTING,
+  MAX_PERMISSION_TERMS,
+  MAX_SCHEMA_BYTES,
+  MAX_SCHEMA_ITEMS,
+} from "./schema-limits.js";
 
 export interface ParseResult {
   /** The tree of everything that parsed; complete when `diagnostics` is empty. */
@@ -34,9 +49,38 @@ export interface ParseResult {
   readonly diagnostics: readonly SchemaDiagnostic[];
 }
 
+export interface ParseOptions {
+  /**
+   * Added to every offset, so that positions from several files of one schema (its imports)
+   * never collide; lines and columns stay those of the file. Default 0.
+   */
+  readonly offsetBase?: number;
+}
+
 /** Parses schema text. Never throws on any input. */
-export function parseSchema(text: string): ParseResult {
-  const parser = new Parser(text);
+export function parseSchema(text: string, options: ParseOptions = {}): ParseResult {
+  const offsetBase = options.offsetBase ?? 0;
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > MAX_SCHEMA_BYTES) {
+    const at = { line: 1, column: 1, offset: offsetBase };
+    return {
+      ast: {
+        kind: "schema",
+        uses: [],
+        imports: [],
+        items: [],
+        trailingComments: [],
+        span: { start: at, end: at },
+      },
+      diagnostics: [
+        {
+          message: `schema of ${bytes} bytes is over the limit of ${MAX_SCHEMA_BYTES} bytes`,
+          position: at,
+        },
+      ],
+    };
+  }
+  const parser = new Parser(text, offsetBase);
   const ast = parser.parseFile();
   const diagnostics = [...parser.lexer.diagnostics, ...parser.diagnostics].sort(
     (a, b) => a.position.offset - b.position.offset,
@@ -47,7 +91,14 @@ export function parseSchema(text: string): ParseResult {
 /** Thrown inside the parser to abandon the current statement; never escapes `parseSchema`. */
 class StatementFailed extends Error {}
 
-const MAX_NESTING = 200;
+/** Feature names that `use` turns into keywords (never names from then on). */
+const KEYWORD_FEATURES: ReadonlySet<string> = new Set([
+  "expiration",
+  "self",
+  "typechecking",
+  "partial",
+  "import",
+]);
 
 class Parser {
   readonly lexer: Lexer;
@@ -55,14 +106,19 @@ class Parser {
   tok: Token;
   prev: Token;
   #nesting = 0;
+  /** Operands of the permission being parsed. */
+  #terms = 0;
+  /** Top-level definitions, caveats and partials parsed so far. */
+  #itemCount = 0;
   /**
-   * After `use self`, `self` is the object itself; before it, a plain name (schemas with a
-   * relation called `self` predate the feature).
+   * Features switched on by `use` so far. After `use self`, `self` is the object itself; before
+   * it, a plain name (schemas with a relation called `self` predate the feature). Likewise
+   * `partial`, `import` and `...` mean something only after their `use`.
    */
-  #selfEnabled = false;
+  readonly #features = new Set<string>();
 
-  constructor(text: string) {
-    this.lexer = new Lexer(text);
+  constructor(text: string, offsetBase: number) {
+    this.lexer = new Lexer(text, offsetBase);
     this.tok = this.lexer.next();
     this.prev = this.tok;
   }
@@ -95,8 +151,16 @@ class Parser {
     return this.advance();
   }
 
+  /** A name: an identifier that no `use` has made a keyword. */
   expectIdent(what: string): Token {
-    return this.expect("ident", what);
+    const tok = this.expect("ident", what);
+    if (this.#features.has(tok.text) && KEYWORD_FEATURES.has(tok.text)) {
+      this.fail(
+        `'${tok.text}' is a keyword after 'use ${tok.text}' and cannot name anything (expected ${what})`,
+        tok.start,
+      );
+    }
+    return tok;
   }
 
   spanFrom(start: SourcePosition): Span {
@@ -118,6 +182,7 @@ class Parser {
   parseFile(): SchemaAst {
     const start = this.tok.start;
     const uses: UseNode[] = [];
+    const imports: ImportNode[] = [];
     const items: TopLevelNode[] = [];
     while (this.tok.kind !== "eof") {
       if (this.tok.kind === ";") {
@@ -125,10 +190,32 @@ class Parser {
         continue;
       }
       try {
-        if (this.isWord("definition")) items.push(this.parseDefinition());
-        else if (this.isWord("caveat")) items.push(this.parseCaveat());
-        else if (this.isWord("use")) uses.push(this.parseUse());
-        else this.fail(`expected 'definition', 'caveat' or 'use', found ${describe(this.tok)}`);
+        if (this.isWord("use")) {
+          uses.push(this.parseUse(items.length > 0));
+          continue;
+        }
+        if (this.isWord("import") && this.#features.has("import")) {
+          imports.push(this.parseImport());
+          continue;
+        }
+        let item: TopLevelNode;
+        if (this.isWord("definition")) item = this.parseDefinition();
+        else if (this.isWord("caveat")) item = this.parseCaveat();
+        else if (this.isWord("partial") && this.#features.has("partial")) {
+          item = this.parsePartial();
+        } else if (this.isWord("partial") || this.isWord("import")) {
+          this.fail(`'${this.tok.text}' needs 'use ${this.tok.text}' at the top of the schema`);
+        } else {
+          this.fail(`expected 'definition', 'caveat' or 'use', found ${describe(this.tok)}`);
+        }
+        if (++this.#itemCount > MAX_SCHEMA_ITEMS) {
+          this.diagnostics.push({
+            message: `more than ${MAX_SCHEMA_ITEMS} definitions, caveats and partials in one schema`,
+            position: item.span.start,
+          });
+          break;
+        }
+        items.push(item);
       } catch (err) {
         if (!(err instanceof StatementFailed)) throw err;
         this.recoverTopLevel();
@@ -137,26 +224,44 @@ class Parser {
     return {
       kind: "schema",
       uses,
+      imports,
       items,
       trailingComments: this.tok.comments,
       span: { start, end: this.tok.end },
     };
   }
 
+  /** Whether the current token starts a top-level statement (at the start of a line). */
+  isTopLevelWord(): boolean {
+    return (
+      this.isWord("definition") ||
+      this.isWord("caveat") ||
+      this.isWord("use") ||
+      this.isWord("partial") ||
+      this.isWord("import")
+    );
+  }
+
   /** Skips to the next line that starts a top-level statement. */
   recoverTopLevel(): void {
     if (this.tok.kind !== "eof") this.advance();
     while (this.tok.kind !== "eof") {
-      if (this.tok.newlineBefore && (this.isWord("definition") || this.isWord("caveat"))) return;
-      if (this.tok.newlineBefore && this.isWord("use")) return;
+      if (this.tok.newlineBefore && this.isTopLevelWord()) return;
       this.advance();
     }
   }
 
-  parseUse(): UseNode {
+  parseUse(afterItems: boolean): UseNode {
     const first = this.advance();
-    const feature = this.expectIdent("a feature name after 'use'");
-    if (feature.text === "self") this.#selfEnabled = true;
+    // Not `expectIdent`: repeating a `use` names a word that is already a keyword.
+    const feature = this.expect("ident", "a feature name after 'use'");
+    if (afterItems) {
+      this.diagnostics.push({
+        message: "'use' must come before every definition, caveat and partial",
+        position: first.start,
+      });
+    }
+    this.#features.add(feature.text);
     // No terminator is required: folded YAML puts `use self definition user {` on one line,
     // and SpiceDB accepts it.
     return {
@@ -164,6 +269,22 @@ class Parser {
       feature: feature.text,
       comments: first.comments,
       span: { start: first.start, end: feature.end },
+    };
+  }
+
+  parseImport(): ImportNode {
+    const first = this.advance();
+    if (this.tok.kind !== "string" || this.tok.newlineBefore) {
+      this.fail(`expected a quoted path after 'import', found ${describe(this.tok)}`);
+    }
+    const path = this.advance();
+    this.expectStatementEnd();
+    return {
+      kind: "import",
+      path: path.text.slice(1, -1),
+      pathSpan: { start: path.start, end: path.end },
+      comments: first.comments,
+      span: { start: first.start, end: path.end },
     };
   }
 
@@ -182,7 +303,36 @@ class Parser {
   parseDefinition(): DefinitionNode {
     const first = this.advance();
     const name = this.parseTypePath("a definition name");
-    this.expect("{", "'{' to open the definition body");
+    const body = this.parseBody(`definition ${name.name}`);
+    return {
+      kind: "definition",
+      name: name.name,
+      nameSpan: name.span,
+      comments: first.comments,
+      members: body.members,
+      trailingComments: body.trailingComments,
+      span: this.spanFrom(first.start),
+    };
+  }
+
+  parsePartial(): PartialNode {
+    const first = this.advance();
+    const name = this.expectIdent("a partial name");
+    const body = this.parseBody(`partial ${name.text}`);
+    return {
+      kind: "partial",
+      name: name.text,
+      nameSpan: { start: name.start, end: name.end },
+      comments: first.comments,
+      members: body.members,
+      trailingComments: body.trailingComments,
+      span: this.spanFrom(first.start),
+    };
+  }
+
+  /** `{ member… }` of a definition or a partial. */
+  parseBody(what: string): { members: MemberNode[]; trailingComments: Comments } {
+    this.expect("{", `'{' to open the body of ${what}`);
     const members: MemberNode[] = [];
     let trailingComments: Comments = [];
     for (;;) {
@@ -193,7 +343,7 @@ class Parser {
       }
       if (this.tok.kind === "eof" || this.isTopLevelStart()) {
         this.diagnostics.push({
-          message: `missing '}' at the end of definition ${name.name}`,
+          message: `missing '}' at the end of ${what}`,
           position: this.tok.start,
         });
         break;
@@ -205,26 +355,39 @@ class Parser {
       try {
         if (this.isWord("relation")) members.push(this.parseRelation());
         else if (this.isWord("permission")) members.push(this.parsePermission());
-        else this.fail(`expected 'relation' or 'permission', found ${describe(this.tok)}`);
+        else if (this.tok.kind === "..." && this.#features.has("partial")) {
+          members.push(this.parsePartialRef());
+        } else if (this.tok.kind === "...") {
+          this.fail("a partial reference '...name' needs 'use partial' at the top of the schema");
+        } else this.fail(`expected 'relation' or 'permission', found ${describe(this.tok)}`);
         this.expectStatementEnd();
       } catch (err) {
         if (!(err instanceof StatementFailed)) throw err;
         this.recoverMember();
       }
     }
+    return { members, trailingComments };
+  }
+
+  parsePartialRef(): PartialRefNode {
+    const first = this.advance();
+    const name = this.expectIdent("a partial name after '...'");
     return {
-      kind: "definition",
-      name: name.name,
-      nameSpan: name.span,
+      kind: "partialRef",
+      name: name.text,
+      nameSpan: { start: name.start, end: name.end },
       comments: first.comments,
-      members,
-      trailingComments,
-      span: this.spanFrom(first.start),
+      span: { start: first.start, end: name.end },
     };
   }
 
   isTopLevelStart(): boolean {
-    return this.tok.newlineBefore && (this.isWord("definition") || this.isWord("caveat"));
+    return (
+      this.tok.newlineBefore &&
+      (this.isWord("definition") ||
+        this.isWord("caveat") ||
+        (this.isWord("partial") && this.#features.has("partial")))
+    );
   }
 
   /** Skips to the next member of the current definition, or to its closing brace. */
@@ -235,7 +398,10 @@ class Parser {
         this.advance();
         return;
       }
-      if (this.tok.newlineBefore && (this.isWord("relation") || this.isWord("permission"))) {
+      if (
+        this.tok.newlineBefore &&
+        (this.isWord("relation") || this.isWord("permission") || this.tok.kind === "...")
+      ) {
         return;
       }
       if (this.isTopLevelStart()) return;
@@ -322,16 +488,36 @@ class Parser {
   parsePermission(): PermissionNode {
     const first = this.advance();
     const name = this.expectIdent("a permission name");
-    this.expect("=", "'=' after the permission name");
+    let annotation: AnnotatedTypeNode[] | undefined;
+    if (this.tok.kind === ":") {
+      this.advance();
+      annotation = [this.parseAnnotatedType()];
+      while (this.kind() === "|" && !this.tok.newlineBefore) {
+        this.advance();
+        annotation.push(this.parseAnnotatedType());
+      }
+      this.expect("=", "'|' or '=' after the type annotation");
+    } else {
+      this.expect("=", "'=' (or ':' and a type annotation) after the permission name");
+    }
+    this.#terms = 0;
+    this.#nesting = 0;
     const expr = this.parseExpr();
     return {
       kind: "permission",
       name: name.text,
       nameSpan: { start: name.start, end: name.end },
       comments: first.comments,
+      ...(annotation !== undefined ? { annotation } : {}),
       expr,
       span: this.spanFrom(first.start),
     };
+  }
+
+  /** A type of a permission's annotation: a plain definition name, as SpiceDB reads it. */
+  parseAnnotatedType(): AnnotatedTypeNode {
+    const type = this.expectIdent("a type name in the permission's type annotation");
+    return { kind: "annotatedType", type: type.text, span: { start: type.start, end: type.end } };
   }
 
   // ---- expressions ----------------------------------------------------------------------
@@ -361,18 +547,23 @@ class Parser {
   parseTerm(): ExprNode {
     const start = this.tok.start;
     if (this.tok.kind === "(") {
-      if (++this.#nesting > MAX_NESTING) this.fail("expression nested too deeply");
+      if (++this.#nesting > MAX_EXPRESSION_NESTING) {
+        this.fail(`parentheses nested more than ${MAX_EXPRESSION_NESTING} deep`);
+      }
       this.advance();
       const inner = this.parseExpr();
       this.expect(")", "')' to close the parenthesis");
       this.#nesting--;
       return inner;
     }
+    if (++this.#terms > MAX_PERMISSION_TERMS) {
+      this.fail(`a permission of more than ${MAX_PERMISSION_TERMS} operands`);
+    }
     if (this.isWord("nil")) {
       this.advance();
       return { kind: "nil", span: this.spanFrom(start) };
     }
-    if (this.isWord("self") && this.#selfEnabled) {
+    if (this.isWord("self") && this.#features.has("self")) {
       this.advance();
       return { kind: "self", span: this.spanFrom(start) };
     }
@@ -471,6 +662,7 @@ class Parser {
 
   parseCaveatParam(): CaveatParamNode {
     const name = this.expectIdent("a parameter name");
+    this.#nesting = 0;
     const type = this.parseCaveatType();
     return {
       kind: "caveatParam",
@@ -481,7 +673,9 @@ class Parser {
   }
 
   parseCaveatType(): CaveatTypeNode {
-    if (++this.#nesting > MAX_NESTING) this.fail("parameter type nested too deeply");
+    if (++this.#nesting > MAX_EXPRESSION_NESTING) {
+      this.fail(`parameter type nested more than ${MAX_EXPRESSION_NESTING} deep`);
+    }
     const name = this.expectIdent("a parameter type");
     const args: CaveatTypeNode[] = [];
     if (this.tok.kind === "<") {

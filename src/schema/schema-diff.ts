@@ -1,8 +1,9 @@
 /**
  * What replacing one schema by another changes, as DiffSchema reports it: definitions, their
  * relations and permissions, and caveats, each added, removed or changed. Relations compare by
- * their set of allowed subject types, permissions by their canonical expression text, caveats
- * by parameters and expression.
+ * their set of allowed subject types, permissions by their type annotation (as a set) and
+ * canonical expression text, caveats by parameters and expression. Partials are compared by
+ * what they splice into definitions (the compiled tree holds no partials).
  */
 import type { MemberNode } from "./ast.js";
 import { formatCaveatType } from "./caveat-types.js";
@@ -37,10 +38,23 @@ function memberTexts(schema: CompiledSchema | undefined): Map<string, string> {
 }
 
 function memberText(m: MemberNode): string {
-  if (m.kind === "permission") return `permission ${m.name} = ${formatExpr(m.expr)}`;
-  // Order of the allowed types does not change meaning.
-  const types = m.types.map(formatTypeRef).sort();
-  return `relation ${m.name}: ${types.join(" | ")}`;
+  switch (m.kind) {
+    case "permission": {
+      // Neither does the order of annotated types.
+      const annotation =
+        m.annotation === undefined
+          ? ""
+          : `: ${[...new Set(m.annotation.map((t) => t.type))].sort().join(" | ")}`;
+      return `permission ${m.name}${annotation} = ${formatExpr(m.expr)}`;
+    }
+    case "relation": {
+      // Order of the allowed types does not change meaning.
+      const types = m.types.map(formatTypeRef).sort();
+      return `relation ${m.name}: ${types.join(" | ")}`;
+    }
+    case "partialRef":
+      return `...${m.name}`;
+  }
 }
 
 function caveatText(schema: CompiledSchema, name: string): string {

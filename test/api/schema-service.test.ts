@@ -159,3 +159,80 @@ definition doc {
     expect(res.diffs.map((d) => d.kind)).toEqual([SchemaDiff_Kind.KIND_DEFINITION_ADDED]);
   });
 });
+
+describe("type annotations through the schema RPCs", () => {
+  const ANNOTATED = `use typechecking
+
+definition user {}
+
+definition team {}
+
+definition doc {
+	relation viewer: user | team
+	permission view: user | team = viewer
+}
+`;
+
+  test("ReadSchema returns them as written and ValidateSchema prints them", async () => {
+    await api.createTenant({ tenant: "annotated" });
+    const metadata = tenantMetadata("annotated");
+    await api.writeSchema({ schema: ANNOTATED }, { metadata });
+    expect((await api.readSchema({}, { metadata })).schemaText).toBe(ANNOTATED);
+    const validated = await api.validateSchema({
+      schema: ANNOTATED.replace("user | team =", "user|team="),
+    });
+    expect(validated.formattedSchema).toBe(ANNOTATED);
+  });
+
+  test("DiffSchema reports a changed annotation as a changed member", async () => {
+    const metadata = tenantMetadata("annotated");
+    const res = await api.diffSchema(
+      {
+        schema: ANNOTATED.replace(
+          "permission view: user | team",
+          "permission view: team | user | doc",
+        ),
+      },
+      { metadata },
+    );
+    expect(res.diffs.map((d) => [SchemaDiff_Kind[d.kind], d.target])).toEqual([
+      ["KIND_MEMBER_CHANGED", "doc#view"],
+    ]);
+    const reordered = await api.diffSchema(
+      { schema: ANNOTATED.replace("permission view: user | team", "permission view: team | user") },
+      { metadata },
+    );
+    expect(reordered.diffs).toEqual([]);
+  });
+
+  test("an incomplete annotation under use typechecking is an error with its position", async () => {
+    const res = await api.validateSchema({
+      schema: ANNOTATED.replace("view: user | team", "view: user"),
+    });
+    expect(res.errors).toHaveLength(1);
+    expect(res.errors[0]).toMatchObject({ line: 9, column: 19 });
+    await expectCode(
+      api.writeSchema({ schema: ANNOTATED.replace("view: user | team", "view: user") }),
+      status.INVALID_ARGUMENT,
+    );
+  });
+});
+
+describe("schemas beyond the size limits", () => {
+  test("a permission of 10,000 terms is refused with a position, not a stack overflow", async () => {
+    const terms = Array.from({ length: 10_000 }, (_, i) => (i % 2 === 0 ? "owner" : "viewer"));
+    const schema = `definition user {}\ndefinition doc {\n\trelation owner: user\n\trelation viewer: user\n\tpermission view = ${terms.join(" - ")}\n}\n`;
+    const res = await api.validateSchema({ schema });
+    expect(res.errors).toHaveLength(1);
+    expect(res.errors[0]?.line).toBe(5);
+    const err = await expectCode(api.writeSchema({ schema }), status.INVALID_ARGUMENT);
+    expect(err.details).toMatch(/^5:\d+: /);
+  });
+
+  test("a schema that imports files is refused by the server: imports resolve on the client", async () => {
+    const res = await api.validateSchema({
+      schema: 'use import\nimport "user.zed"\ndefinition doc {}\n',
+    });
+    expect(res.errors[0]).toMatchObject({ line: 2, column: 1 });
+  });
+});

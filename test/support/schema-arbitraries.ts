@@ -4,13 +4,17 @@
  */
 import fc from "fast-check";
 import type {
+  AnnotatedTypeNode,
   CaveatNode,
   CaveatTypeNode,
   DefinitionNode,
   ExprNode,
+  ImportNode,
   MemberNode,
+  PartialNode,
   SchemaAst,
   Span,
+  TopLevelNode,
   TypeRefNode,
   UseNode,
 } from "../../src/schema/ast.js";
@@ -32,6 +36,9 @@ const RESERVED = new Set([
   "any",
   "all",
   "self",
+  "typechecking",
+  "partial",
+  "import",
 ]);
 
 export const identifier = fc
@@ -100,8 +107,17 @@ export const expr: fc.Arbitrary<ExprNode> = fc.letrec<{ expr: ExprNode }>((tie) 
   ),
 })).expr;
 
-const member: fc.Arbitrary<MemberNode> = fc.oneof(
-  fc
+const annotation: fc.Arbitrary<AnnotatedTypeNode[] | undefined> = fc.option(
+  fc.array(
+    identifier.map((type): AnnotatedTypeNode => ({ kind: "annotatedType", type, span })),
+    { minLength: 1, maxLength: 3 },
+  ),
+  { nil: undefined },
+);
+
+/** Members of a definition or partial; `...name` references only under `use partial`. */
+function member(partials: boolean): fc.Arbitrary<MemberNode> {
+  const relation = fc
     .record({
       name: identifier,
       comments,
@@ -116,27 +132,43 @@ const member: fc.Arbitrary<MemberNode> = fc.oneof(
         types,
         span,
       }),
-    ),
-  fc.record({ name: identifier, comments, expr }).map(
-    ({ name, comments, expr }): MemberNode => ({
+    );
+  const permission = fc.record({ name: identifier, comments, annotation, expr }).map(
+    ({ name, comments, annotation, expr }): MemberNode => ({
       kind: "permission",
       name,
       nameSpan: span,
       comments,
+      ...(annotation !== undefined ? { annotation } : {}),
       expr,
       span,
     }),
-  ),
-);
+  );
+  const partialRef = fc.record({ name: identifier, comments }).map(
+    ({ name, comments }): MemberNode => ({
+      kind: "partialRef",
+      name,
+      nameSpan: span,
+      comments,
+      span,
+    }),
+  );
+  return partials ? fc.oneof(relation, permission, partialRef) : fc.oneof(relation, permission);
+}
 
-const definition: fc.Arbitrary<DefinitionNode> = fc
-  .record({
-    name: typeName,
-    comments,
-    members: fc.array(member, { maxLength: 5 }),
-    trailingComments: comments,
-  })
-  .map((d) => ({ kind: "definition", ...d, nameSpan: span, span }));
+function block<K extends "definition" | "partial">(
+  kind: K,
+  partials: boolean,
+): fc.Arbitrary<DefinitionNode | PartialNode> {
+  return fc
+    .record({
+      name: kind === "definition" ? typeName : identifier,
+      comments,
+      members: fc.array(member(partials), { maxLength: 5 }),
+      trailingComments: comments,
+    })
+    .map((d) => ({ kind, ...d, nameSpan: span, span }) as DefinitionNode | PartialNode);
+}
 
 const caveatType: fc.Arbitrary<CaveatTypeNode> = fc.letrec<{ t: CaveatTypeNode }>((tie) => ({
   t: fc.oneof(
@@ -187,15 +219,37 @@ const caveat: fc.Arbitrary<CaveatNode> = fc
   .map((c) => ({ kind: "caveat", ...c, nameSpan: span, expressionSpan: span, span }));
 
 const use: fc.Arbitrary<UseNode> = fc
-  .record({ feature: identifier, comments })
+  .record({
+    feature: fc.oneof(
+      fc.constantFrom("expiration", "self", "typechecking", "partial", "import"),
+      identifier,
+    ),
+    comments,
+  })
   .map(({ feature, comments }) => ({ kind: "use", feature, comments, span }));
 
-/** Any syntactically valid schema tree (names may not resolve: syntax only). */
+const importNode: fc.Arbitrary<ImportNode> = fc
+  .record({ path: fc.stringMatching(/^[a-z0-9_./-]{1,24}$/), comments })
+  .map(({ path, comments }) => ({ kind: "import", path, pathSpan: span, comments, span }));
+
+/**
+ * Any syntactically valid schema tree (names may not resolve: syntax only). Partials, partial
+ * references and imports appear only under their `use`, as the parser reads them.
+ */
 export const schemaAst: fc.Arbitrary<SchemaAst> = fc
-  .record({
-    uses: fc.array(use, { maxLength: 2 }),
-    items: fc.array(fc.oneof(definition, definition, caveat), { maxLength: 4 }),
-    trailingComments: comments,
+  .array(use, { maxLength: 3 })
+  .chain((uses) => {
+    const features = new Set(uses.map((u) => u.feature));
+    const partials = features.has("partial");
+    const definition = block("definition", partials);
+    const items: fc.Arbitrary<TopLevelNode>[] = [definition, definition, caveat];
+    if (partials) items.push(block("partial", true));
+    return fc.record({
+      uses: fc.constant(uses),
+      imports: features.has("import") ? fc.array(importNode, { maxLength: 2 }) : fc.constant([]),
+      items: fc.array(fc.oneof(...items), { maxLength: 4 }),
+      trailingComments: comments,
+    });
   })
   .map((s) => ({ kind: "schema", ...s, span }));
 
@@ -239,6 +293,12 @@ export const tokenSoup = fc
         '"',
         "any",
         "all",
+        "typechecking",
+        "partial",
+        "import",
+        "...",
+        ":",
+        '"a.zed"',
         "\n",
       ),
       identifier,
