@@ -49,6 +49,8 @@ export interface SourcePosition {
 export interface SchemaDiagnostic {
   readonly message: string;
   readonly position: SourcePosition;
+  /** The file, for a schema read from files (its imports); absent for text given directly. */
+  readonly file?: string;
 }
 
 /**
@@ -64,9 +66,10 @@ export class SchemaError extends TrellisError {
     if (diagnostics.length === 0) throw new TypeError("SchemaError needs at least one diagnostic");
     const first = diagnostics[0]!;
     const rest = diagnostics.length > 1 ? ` (and ${diagnostics.length - 1} more)` : "";
+    const file = first.file === undefined ? "" : `${first.file}:`;
     super(
       "INVALID_ARGUMENT",
-      `${first.position.line}:${first.position.column}: ${first.message}${rest}`,
+      `${file}${first.position.line}:${first.position.column}: ${first.message}${rest}`,
       options,
     );
     this.diagnostics = diagnostics;
@@ -81,6 +84,24 @@ export class PreconditionFailedError extends TrellisError {
     super("FAILED_PRECONDITION", message, options);
   }
 }
+
+/**
+ * A CREATE of a relationship that already exists. FAILED_PRECONDITION like any failed
+ * precondition; SpiceDB's face answers ALREADY_EXISTS, as SpiceDB does.
+ */
+export class RelationshipExistsError extends PreconditionFailedError {}
+
+/**
+ * A delete that matched more relationships than its limit, partial deletion not allowed; nothing
+ * was deleted. SpiceDB's face answers INVALID_ARGUMENT, as SpiceDB does.
+ */
+export class DeleteLimitExceededError extends PreconditionFailedError {}
+
+/**
+ * A schema write refused because it would orphan stored relationships. SpiceDB's face answers
+ * INVALID_ARGUMENT, as SpiceDB does.
+ */
+export class SchemaOrphansError extends PreconditionFailedError {}
 
 /** A traversal deeper than the configured limit; the answer is unknown, never guessed. */
 export class MaxDepthExceededError extends TrellisError {

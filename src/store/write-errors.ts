@@ -1,13 +1,15 @@
 /**
  * The failures of a write that callers branch on, worded once for both engines. Each names the
- * tuple, filter or batch at fault; callers branch on `code`, never on the wording.
+ * tuple, filter or batch at fault; callers branch on `code` (SpiceDB's face also on the class), never
+ * on the wording.
  */
 import {
+  DeleteLimitExceededError,
   PreconditionFailedError,
-  type Relationship,
-  relationshipKey,
-  TrellisError,
-} from "../core/index.js";
+  RelationshipExistsError,
+  SchemaOrphansError,
+} from "../core/errors.js";
+import { type Relationship, relationshipKey, TrellisError } from "../core/index.js";
 import { formatFilter, type NormalizedFilter } from "./relationship-filter.js";
 import type { CheckedPrecondition } from "./validate-write.js";
 
@@ -25,8 +27,8 @@ export function preconditionFailed(
   );
 }
 
-export function createOfExisting(rel: Relationship, field: string): PreconditionFailedError {
-  return new PreconditionFailedError(
+export function createOfExisting(rel: Relationship, field: string): RelationshipExistsError {
+  return new RelationshipExistsError(
     `cannot CREATE ${relationshipKey(rel)}: the relationship already exists`,
     { field },
   );
@@ -35,8 +37,8 @@ export function createOfExisting(rel: Relationship, field: string): Precondition
 export function deleteLimitExceeded(
   filter: NormalizedFilter,
   limit: number,
-): PreconditionFailedError {
-  return new PreconditionFailedError(
+): DeleteLimitExceededError {
+  return new DeleteLimitExceededError(
     `more than ${limit} relationships match ${formatFilter(filter)}; nothing was deleted (allow a partial delete or raise the limit)`,
     { field: "limit" },
   );
@@ -44,17 +46,16 @@ export function deleteLimitExceeded(
 
 export function schemaWouldOrphan(
   matches: readonly { filter: NormalizedFilter; count: number }[],
-): PreconditionFailedError {
+): SchemaOrphansError {
   const list = matches
     .map(
       ({ filter, count }) =>
         `${count} relationship${count === 1 ? "" : "s"} of ${formatFilter(filter)}`,
     )
     .join("; ");
-  return new PreconditionFailedError(
-    `the schema change would orphan stored relationships: ${list}`,
-    { field: "schema" },
-  );
+  return new SchemaOrphansError(`the schema change would orphan stored relationships: ${list}`, {
+    field: "schema",
+  });
 }
 
 /**

@@ -1,5 +1,6 @@
 /** deleteByFilter: atomic, limited, partial on request, guarded by preconditions. */
 import { expect, it } from "vitest";
+import { DeleteLimitExceededError } from "../../core/errors.js";
 import { PreconditionFailedError } from "../../core/index.js";
 import type { OpenFixture } from "./fixture.js";
 import { create, everything, expectCode, keys, orderedKeys } from "./tuple-fixtures.js";
@@ -46,10 +47,11 @@ export function deleteByFilterTests(open: OpenFixture): void {
 
   it("refuses with FAILED_PRECONDITION and deletes nothing when more than the limit match", async () => {
     const { store, tenant } = await seeded();
-    await expectCode(
+    const err = await expectCode(
       store.deleteByFilter(tenant, { resourceType: "doc" }, { limit: 4 }),
       "FAILED_PRECONDITION",
     );
+    expect(err).toBeInstanceOf(DeleteLimitExceededError);
     expect(await store.headRevision(tenant)).toBe(1);
     expect(await everything(store, tenant)).toHaveLength(6);
   });

@@ -1,5 +1,6 @@
 /** Versioned schemas and the guard against orphaning tuples. */
 import { expect, it } from "vitest";
+import { SchemaOrphansError } from "../../core/errors.js";
 import type { OpenFixture } from "./fixture.js";
 import { create, expectCode, remove } from "./tuple-fixtures.js";
 
@@ -48,6 +49,7 @@ export function schemaTests(open: OpenFixture): void {
       }),
       "FAILED_PRECONDITION",
     );
+    expect(err).toBeInstanceOf(SchemaOrphansError);
     // The message is what an operator reads, so its content is part of the contract.
     expect(err.message).toContain("doc#viewer");
     expect(err.message).toContain("subject type user");

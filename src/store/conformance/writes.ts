@@ -1,6 +1,7 @@
 /** CREATE, TOUCH, DELETE and the atomicity of a write. */
 import { expect, it } from "vitest";
-import { PreconditionFailedError, type Relationship } from "../../core/index.js";
+import { RelationshipExistsError } from "../../core/errors.js";
+import type { Relationship } from "../../core/index.js";
 import type { Mutation } from "../datastore.js";
 import type { OpenFixture } from "./fixture.js";
 import { create, everything, expectCode, keys, rel, remove, touch } from "./tuple-fixtures.js";
@@ -26,7 +27,7 @@ export function writeTests(open: OpenFixture): void {
       store.write(tenant, [create("doc:b#viewer@user:bob"), create("doc:a#viewer@user:alice")]),
       "FAILED_PRECONDITION",
     );
-    expect(err).toBeInstanceOf(PreconditionFailedError);
+    expect(err).toBeInstanceOf(RelationshipExistsError);
     expect(err.field).toBe("mutations[1]");
     expect(err.message).toContain("doc:a#viewer@user:alice");
     expect(await store.headRevision(tenant)).toBe(1);
