@@ -98,6 +98,96 @@ describe("Operations", () => {
     expect(got[0]!.revision).toBe(f.engine.zookies.decode(f.tenant, start, "start") + 2);
   });
 
+  test("reads by resource id prefix, within the limit, resuming from any item's cursor", async () => {
+    const { f, ops } = await setup([
+      "doc:a1#viewer@user:alice",
+      "doc:a2#viewer@user:alice",
+      "doc:b1#viewer@user:alice",
+      "doc:a3#viewer@user:alice",
+    ]);
+    const read = async (query: Parameters<Operations["readRelationships"]>[2]) => {
+      const out: { id: string; cursor: string }[] = [];
+      for await (const page of ops.readRelationships(f.tenant, { resourceType: "doc" }, query)) {
+        out.push(...page.items.map((i) => ({ id: i.relationship.resource.id, cursor: i.cursor })));
+      }
+      return out;
+    };
+    const first = await read({ resourceIdPrefix: "a", limit: 2, pageSize: 1 });
+    expect(first.map((r) => r.id)).toEqual(["a1", "a2"]);
+    const rest = await read({ resourceIdPrefix: "a", cursor: first[1]!.cursor });
+    expect(rest.map((r) => r.id)).toEqual(["a3"]);
+  });
+
+  test("refuses filters naming what the schema lacks only when asked to", async () => {
+    const { f, ops } = await setup(["doc:a#viewer@user:alice"]);
+    const pages = ops.readRelationships(f.tenant, { resourceType: "folder" }, {});
+    for await (const page of pages) expect(page.items).toEqual([]);
+    const strict = ops.readRelationships(
+      f.tenant,
+      { resourceType: "doc", relation: "owner" },
+      { knownNamesOnly: true },
+    );
+    await expect(strict.next()).rejects.toMatchObject({ code: "FAILED_PRECONDITION" });
+    await expect(
+      ops.deleteRelationships(f.tenant, { resourceType: "folder" }, { knownNamesOnly: true }),
+    ).rejects.toMatchObject({ code: "FAILED_PRECONDITION" });
+  });
+
+  test("an empty write checks its preconditions and answers the head, when allowed", async () => {
+    const { f, ops } = await setup(["doc:a#viewer@user:alice"]);
+    await expect(ops.writeRelationships(f.tenant, [])).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
+    const head = await ops.writeRelationships(
+      f.tenant,
+      [],
+      [{ op: "MUST_MATCH", filter: { resourceType: "doc", resourceId: "a" } }],
+      { allowEmpty: true },
+    );
+    expect(f.engine.zookies.decode(f.tenant, head.zookie, "z")).toBe(
+      await f.engine.store.headRevision(f.tenant),
+    );
+    await expect(
+      ops.writeRelationships(
+        f.tenant,
+        [],
+        [{ op: "MUST_NOT_MATCH", filter: { resourceType: "doc", resourceId: "a" } }],
+        { allowEmpty: true },
+      ),
+    ).rejects.toMatchObject({ code: "FAILED_PRECONDITION" });
+  });
+
+  test("exports in pages whose cursors resume at the same snapshot", async () => {
+    const { f, ops } = await setup(["doc:a#viewer@user:alice", "doc:b#viewer@user:alice"]);
+    const pages = [];
+    for await (const page of ops.exportRelationships(f.tenant, { pageSize: 1, limit: 1 })) {
+      pages.push(page);
+    }
+    expect(pages.map((p) => p.items.map((r) => r.resource.id))).toEqual([["a"]]);
+    await f.write("doc:c#viewer@user:alice");
+    const rest: string[] = [];
+    for await (const page of ops.exportRelationships(f.tenant, { cursor: pages[0]!.cursor })) {
+      expect(page.zookie).toBe(pages[0]!.zookie);
+      rest.push(...page.items.map((r) => r.resource.id));
+    }
+    expect(rest).toEqual(["b"]);
+    const bad = ops.exportRelationships(f.tenant, { cursor: "nonsense" });
+    await expect(bad.next()).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  });
+
+  test("a filtered watch keeps the matching changes of each revision", async () => {
+    const { f, ops } = await setup();
+    const start = await f.write("doc:a#viewer@user:alice");
+    const abort = new AbortController();
+    const watch = ops.watch(f.tenant, start, abort.signal, {
+      filters: [{ resourceType: "doc", resourceIdPrefix: "x" }],
+    });
+    await f.write("doc:b#viewer@user:alice", "doc:x1#viewer@user:alice");
+    const { value } = await watch.next();
+    abort.abort();
+    expect(value!.changes.map((c) => c.relationship.resource.id)).toEqual(["x1"]);
+  });
+
   test("validates and diffs a schema without writing it", async () => {
     const { f, ops } = await setup();
     expect(ops.validateSchema("definition user {").diagnostics.length).toBeGreaterThan(0);

@@ -8,10 +8,12 @@
  */
 import {
   invalidArgument,
+  PreconditionFailedError,
   type SchemaDiagnostic,
   SchemaError,
   TrellisError,
 } from "../core/errors.js";
+import { ELLIPSIS } from "../core/names.js";
 import type { CaveatContext, ObjectRef, Relationship, SubjectRef } from "../core/relationship.js";
 import type { Consistency, Revision, TenantId, Zookie } from "../core/revision.js";
 import type {
@@ -22,6 +24,7 @@ import type {
   Engine,
   Permissionship,
 } from "../engine/engine.js";
+import type { EngineSchema } from "../engine/engine-schema.js";
 import type { ExpandNode } from "../engine/expand.js";
 import { encodeCursor as listObjectsCursor } from "../engine/list-objects.js";
 import { compileSchema, compileSchemaText } from "../schema/compiler.js";
@@ -97,12 +100,46 @@ export interface Page<T> {
 
 export interface ReadQuery {
   readonly consistency?: Consistency;
+  /** Only relationships whose resource id starts with this. */
+  readonly resourceIdPrefix?: string;
+  /**
+   * Refuse (FAILED_PRECONDITION) a filter that names a type or relation the schema at the
+   * snapshot does not define, as SpiceDB does; otherwise such a filter matches nothing.
+   */
+  readonly knownNamesOnly?: boolean;
   /** Resume after the relationship this cursor names (from an earlier read of `filter`). */
   readonly cursor?: string;
   /** At most this many relationships. Default: all. */
   readonly limit?: number;
   /** Relationships per page. Default `READ_PAGE`. */
   readonly pageSize?: number;
+}
+
+export interface ExportQuery {
+  readonly consistency?: Consistency;
+  /** Resume after the page this cursor ended (a cursor an earlier export handed out). */
+  readonly cursor?: string;
+  /** At most this many relationships. Default: all. */
+  readonly limit?: number;
+  /** Relationships per page. Default `READ_PAGE`. */
+  readonly pageSize?: number;
+}
+
+/** A page of an export; `cursor` resumes after its last relationship, at the same snapshot. */
+export interface ExportPage extends Page<Relationship> {
+  readonly cursor: string;
+}
+
+export interface DeleteQuery extends DeleteByFilterOptions {
+  /** As `ReadQuery.knownNamesOnly`, against the schema at head. */
+  readonly knownNamesOnly?: boolean;
+}
+
+/** Which changes a watch reports: those matching any filter (all when there is none). */
+export interface WatchQuery {
+  readonly filters?: readonly (RelationshipFilter & { readonly resourceIdPrefix?: string })[];
+  /** Changelog entries read per round. Default `WATCH_BATCH`. */
+  readonly batchSize?: number;
 }
 
 export interface ReadRelationship {
@@ -226,21 +263,46 @@ export class Operations {
 
   // ---- relationships ------------------------------------------------------------------------
 
-  writeRelationships(
+  /**
+   * Applies the mutations atomically once every precondition holds. With `allowEmpty`, a write
+   * without mutations (SpiceDB accepts one) only checks its preconditions at head and answers
+   * the head's zookie; otherwise it is INVALID_ARGUMENT.
+   */
+  async writeRelationships(
     tenant: TenantId,
     mutations: readonly Mutation[],
     preconditions: readonly Precondition[] = [],
+    options: { readonly allowEmpty?: boolean } = {},
   ): Promise<{ zookie: Zookie }> {
-    if (mutations.length === 0)
+    if (mutations.length > 0) {
+      return this.engine.writeRelationships(tenant, mutations, preconditions);
+    }
+    if (options.allowEmpty !== true) {
       throw invalidArgument("a write needs at least one update", "updates");
-    return this.engine.writeRelationships(tenant, mutations, preconditions);
+    }
+    const { revision, zookie } = await this.engine.view(tenant, "fully_consistent");
+    for (const [i, p] of preconditions.entries()) {
+      const page = await this.store.readByFilter(tenant, revision, p.filter, { limit: 1 });
+      const matched = page.relationships.length > 0;
+      if (matched !== (p.op === "MUST_MATCH")) {
+        throw new PreconditionFailedError(
+          `precondition ${i} (${p.op}) failed: ${matched ? "a relationship matches" : "no relationship matches"} its filter`,
+          { field: `preconditions[${i}]` },
+        );
+      }
+    }
+    return { zookie };
   }
 
-  deleteRelationships(
+  async deleteRelationships(
     tenant: TenantId,
     filter: RelationshipFilter,
-    options?: DeleteByFilterOptions,
+    query: DeleteQuery = {},
   ): Promise<{ zookie: Zookie; deleted: number; partial: boolean }> {
+    const { knownNamesOnly, ...options } = query;
+    if (knownNamesOnly === true) {
+      checkFilterNames((await this.engine.view(tenant, "fully_consistent")).schema, filter);
+    }
     return this.engine.deleteRelationships(tenant, filter, options);
   }
 
@@ -251,26 +313,35 @@ export class Operations {
     query: ReadQuery = {},
     signal?: AbortSignal,
   ): AsyncGenerator<Page<ReadRelationship>, void, undefined> {
-    const { revision, zookie } = await this.engine.view(tenant, query.consistency);
+    const { revision, zookie, schema } = await this.engine.view(tenant, query.consistency);
+    if (query.knownNamesOnly === true) checkFilterNames(schema, filter);
+    const prefix = query.resourceIdPrefix;
     let cursor = query.cursor;
     let remaining = query.limit ?? Number.POSITIVE_INFINITY;
     const pageSize = query.pageSize ?? READ_PAGE;
     while (remaining > 0) {
       signal?.throwIfAborted();
       const after = cursor;
+      // With a prefix, a store page may hold fewer matches than asked: read whole pages.
       const page = await this.store.readByFilter(tenant, revision, filter, {
-        limit: Math.min(remaining, pageSize),
+        limit: prefix === undefined ? Math.min(remaining, pageSize) : pageSize,
         ...(after !== undefined ? { cursor: after } : {}),
       });
+      let relationships = page.relationships;
+      if (prefix !== undefined) {
+        relationships = relationships
+          .filter((r) => r.resource.id.startsWith(prefix))
+          .slice(0, Math.min(remaining, pageSize));
+      }
       // Per-item cursors are the store's own page cursors, so any item is a resume point.
       yield {
         zookie,
-        items: page.relationships.map((relationship) => ({
+        items: relationships.map((relationship) => ({
           relationship,
           cursor: cursorAfter(filter, relationship),
         })),
       };
-      remaining -= page.relationships.length;
+      remaining -= relationships.length;
       if (page.cursor === undefined) return;
       cursor = page.cursor;
     }
@@ -290,40 +361,67 @@ export class Operations {
     });
   }
 
-  /** Every relationship at one snapshot, in stable order, in pages of at most `pageSize`. */
+  /**
+   * Every relationship at one snapshot, in stable order, in pages of at most `pageSize`. Each
+   * page's cursor names the snapshot and how far the export got, so an export resumed from it
+   * continues at the same snapshot (while the GC window keeps it).
+   */
   async *exportRelationships(
     tenant: TenantId,
-    consistency?: Consistency,
-    pageSize = READ_PAGE,
+    query: ExportQuery = {},
     signal?: AbortSignal,
-  ): AsyncGenerator<Page<Relationship>, void, undefined> {
+  ): AsyncGenerator<ExportPage, void, undefined> {
+    const resumed = query.cursor === undefined ? undefined : decodeExportCursor(query.cursor);
+    const consistency =
+      resumed === undefined ? query.consistency : { atExactSnapshot: resumed.zookie };
     const { revision, zookie } = await this.engine.view(tenant, consistency);
+    const pageSize = query.pageSize ?? READ_PAGE;
+    let remaining = query.limit ?? Number.POSITIVE_INFINITY;
+    let skip = resumed?.offset ?? 0;
+    let offset = skip;
     let items: Relationship[] = [];
     let sent = 0;
+    const page = (): ExportPage => {
+      offset += items.length;
+      sent++;
+      return { zookie, items, cursor: encodeExportCursor(zookie, offset) };
+    };
     for await (const rel of this.store.export(tenant, revision)) {
       signal?.throwIfAborted();
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
+      if (remaining <= 0) break;
       items.push(rel);
+      remaining--;
       if (items.length >= pageSize) {
-        yield { zookie, items };
-        sent++;
+        yield page();
         items = [];
       }
     }
     // An empty tenant still gets one page: the snapshot it was exported at.
-    if (items.length > 0 || sent === 0) yield { zookie, items };
+    if (items.length > 0 || sent === 0) yield page();
   }
 
   /**
    * The changes after `after` (default: from now), one entry per revision, as they happen; it
-   * ends only when `signal` aborts. Revisions that changed nothing are skipped.
+   * ends only when `signal` aborts. Revisions that changed nothing are skipped; with filters, a
+   * revision keeps only the changes some filter matches (and may be left with none, so that a
+   * watcher still learns how far the log has been read).
    */
   async *watch(
     tenant: TenantId,
-    after: Zookie | undefined,
+    after: Zookie | string | undefined,
     signal: AbortSignal,
-    batchSize = WATCH_BATCH,
+    query: WatchQuery = {},
   ): AsyncGenerator<WatchRevision, void, undefined> {
     const zookies = this.engine.zookies;
+    const batchSize = query.batchSize ?? WATCH_BATCH;
+    const filters = query.filters ?? [];
+    const wanted = (change: RelationshipChange) =>
+      filters.length === 0 ||
+      filters.some((f) => relationshipMatches(f, change.relationship, f.resourceIdPrefix));
     let from: Revision =
       after === undefined
         ? await this.store.headRevision(tenant)
@@ -345,6 +443,7 @@ export class Operations {
       for (const revision of byRevision(changes)) {
         yield {
           ...revision,
+          changes: filters.length === 0 ? revision.changes : revision.changes.filter(wanted),
           zookie: zookies.encode(tenant, revision.revision),
           previous: zookies.encode(tenant, from),
         };
@@ -405,6 +504,72 @@ export class Operations {
   listTenants(): Promise<TenantId[]> {
     return this.store.listTenants();
   }
+}
+
+/** Whether `rel` is one `filter` selects (with `resourceIdPrefix`, also by that prefix). */
+export function relationshipMatches(
+  filter: RelationshipFilter,
+  rel: Relationship,
+  resourceIdPrefix?: string,
+): boolean {
+  const { subject } = rel;
+  return (
+    rel.resource.type === filter.resourceType &&
+    (filter.resourceId === undefined || rel.resource.id === filter.resourceId) &&
+    (resourceIdPrefix === undefined || rel.resource.id.startsWith(resourceIdPrefix)) &&
+    (filter.relation === undefined || rel.relation === filter.relation) &&
+    (filter.subjectType === undefined || subject.type === filter.subjectType) &&
+    (filter.subjectId === undefined || subject.id === filter.subjectId) &&
+    (filter.subjectRelation === undefined ||
+      (filter.subjectRelation === null || filter.subjectRelation === ELLIPSIS
+        ? subject.relation === undefined
+        : subject.relation === filter.subjectRelation))
+  );
+}
+
+/**
+ * FAILED_PRECONDITION when the filter names a type, relation or subject type the schema does
+ * not define (SpiceDB's words, so that its clients can match them).
+ */
+function checkFilterNames(schema: EngineSchema, filter: RelationshipFilter): void {
+  const known = (type: string, field: string) => {
+    if (schema.membersOf(type) === undefined) {
+      throw new TrellisError("FAILED_PRECONDITION", `object definition \`${type}\` not found`, {
+        field,
+      });
+    }
+  };
+  known(filter.resourceType, "resource_type");
+  if (
+    filter.relation !== undefined &&
+    schema.member(filter.resourceType, filter.relation) === undefined
+  ) {
+    throw new TrellisError(
+      "FAILED_PRECONDITION",
+      `relation/permission \`${filter.relation}\` not found under definition \`${filter.resourceType}\``,
+      { field: "optional_relation" },
+    );
+  }
+  if (filter.subjectType !== undefined) known(filter.subjectType, "subject_type");
+}
+
+function encodeExportCursor(zookie: Zookie, offset: number): string {
+  return Buffer.from(JSON.stringify({ z: zookie, n: offset })).toString("base64url");
+}
+
+function decodeExportCursor(cursor: string): { zookie: string; offset: number } {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
+    if (parsed !== null && typeof parsed === "object") {
+      const { z, n } = parsed as { z?: unknown; n?: unknown };
+      if (typeof z === "string" && Number.isSafeInteger(n) && (n as number) >= 0) {
+        return { zookie: z, offset: n as number };
+      }
+    }
+  } catch {
+    // reported below
+  }
+  throw invalidArgument("the export cursor is malformed", "optional_cursor");
 }
 
 /** The changelog entries grouped by revision (they come ordered by revision). */
