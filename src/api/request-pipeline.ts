@@ -23,6 +23,7 @@ import type { TenantId } from "../core/revision.js";
 import type { Caller, CallerResolver } from "./caller.js";
 import { type GrpcFailure, statusName, toGrpcFailure } from "./errors.js";
 import { type MethodPolicy, policyOf } from "./method-policies.js";
+import { decodedRequest } from "./request-decoding.js";
 import type { ServerLimits } from "./server-limits.js";
 import type { ServerMetrics } from "./server-metrics.js";
 import { StreamWriter } from "./stream-writer.js";
@@ -210,7 +211,7 @@ export class RequestPipeline {
       call.once("cancelled", () => this.#cancelled(state, call));
       this.#armDeadline(state, true, fail);
       this.#identify(state, call, fail, () =>
-        handler(call.request, state).then((response) => {
+        handler(decodedRequest(call.request), state).then((response) => {
           if (!state.settle()) return;
           callback(null, response);
           this.#done(state, call, status.OK);
@@ -249,7 +250,7 @@ export class RequestPipeline {
         const out = new StreamWriter<Res>(call, state.signal, () =>
           this.#metrics.backpressureWait(method),
         );
-        handler(call.request, state, out).then(() => {
+        handler(decodedRequest(call.request), state, out).then(() => {
           if (!state.settle()) return;
           call.end();
           this.#closeStream(state);
@@ -420,8 +421,9 @@ export class RequestPipeline {
 
 /**
  * The messages of a client stream, read one at a time (so gRPC's receive buffer applies
- * back-pressure to the client), ending with the signal's reason once the call is aborted: a
- * cancelled call's stream may never end by itself.
+ * back-pressure to the client), ending with the signal's reason once the call is aborted (a
+ * cancelled call's stream may never end by itself), or with INVALID_ARGUMENT at a message that
+ * did not decode.
  */
 async function* readUntilAborted<T>(
   call: ServerReadableStream<T, unknown>,
@@ -439,7 +441,7 @@ async function* readUntilAborted<T>(
     while (true) {
       const next = await Promise.race([iterator.next(), aborted]);
       if (next.done) return;
-      yield next.value;
+      yield decodedRequest(next.value);
     }
   } finally {
     if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);

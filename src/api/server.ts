@@ -27,6 +27,7 @@ import { AuthenticatedCallers, type CallerResolver, InsecureDevCallers } from ".
 import { formatListenAddress, isLoopbackHost, parseListenAddress } from "./listen-address.js";
 import { permissionService } from "./permission-service.js";
 import { relationshipService } from "./relationship-service.js";
+import { decodingFailuresAsArguments } from "./request-decoding.js";
 import { RequestPipeline } from "./request-pipeline.js";
 import { schemaService } from "./schema-service.js";
 import { resolveServerLimits, type ServerLimits } from "./server-limits.js";
@@ -167,13 +168,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const server = new Server({
     "grpc.max_receive_message_length": limits.maxReceiveMessageBytes,
   });
-  server.addService(PermissionServiceService, permissionService(engine, pipeline, limits));
   server.addService(
-    RelationshipServiceService,
+    decodingFailuresAsArguments(PermissionServiceService),
+    permissionService(engine, pipeline, limits),
+  );
+  server.addService(
+    decodingFailuresAsArguments(RelationshipServiceService),
     relationshipService({ engine, pipeline, limits, metrics, logger }),
   );
-  server.addService(SchemaServiceService, schemaService(engine, pipeline));
-  server.addService(AdminServiceService, adminService(engine, apiKeys, pipeline, metrics));
+  server.addService(
+    decodingFailuresAsArguments(SchemaServiceService),
+    schemaService(engine, pipeline),
+  );
+  server.addService(
+    decodingFailuresAsArguments(AdminServiceService),
+    adminService(engine, apiKeys, pipeline, metrics),
+  );
   const health = new HealthImplementation(
     Object.fromEntries(["", ...SERVICE_NAMES].map((name) => [name, "SERVING" as const])),
   );

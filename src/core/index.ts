@@ -6,5 +6,6 @@
 export * from "./clock.js";
 export * from "./errors.js";
 export * from "./names.js";
+export * from "./quote-input.js";
 export * from "./relationship.js";
 export * from "./revision.js";

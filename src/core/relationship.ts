@@ -10,6 +10,7 @@ import {
   isValidTypeName,
   WILDCARD_ID,
 } from "./names.js";
+import { quoteInput } from "./quote-input.js";
 
 /** An object: `type:id`. */
 export interface ObjectRef {
@@ -55,7 +56,7 @@ export function isWildcard(subject: SubjectRef): boolean {
 
 function checkType(type: string, field: string): void {
   if (!isValidTypeName(type)) {
-    throw invalidArgument(`invalid object type "${type}": expected ${typeRule}`, field);
+    throw invalidArgument(`invalid object type ${quoteInput(type)}: expected ${typeRule}`, field);
   }
 }
 
@@ -65,7 +66,7 @@ const typeRule =
 function checkRelation(relation: string, field: string): void {
   if (!isValidIdentifier(relation)) {
     throw invalidArgument(
-      `invalid relation "${relation}": expected lowercase letters, digits and '_', 3-64 characters`,
+      `invalid relation ${quoteInput(relation)}: expected lowercase letters, digits and '_', 3-64 characters`,
       field,
     );
   }
@@ -74,14 +75,10 @@ function checkRelation(relation: string, field: string): void {
 function checkId(id: string, field: string): void {
   if (!isValidObjectId(id)) {
     throw invalidArgument(
-      `invalid object id "${truncate(id)}": expected 1-1024 characters of [A-Za-z0-9/_|-=+@.:]`,
+      `invalid object id ${quoteInput(id)}: expected 1-1024 characters of [A-Za-z0-9/_|-=+@.:]`,
       field,
     );
   }
-}
-
-function truncate(s: string): string {
-  return s.length > 64 ? `${s.slice(0, 61)}...` : s;
 }
 
 export function validateObjectRef(ref: ObjectRef, field = "resource"): void {
@@ -94,7 +91,7 @@ export function validateSubjectRef(ref: SubjectRef, field = "subject"): void {
   if (ref.id === WILDCARD_ID) {
     if (ref.relation !== undefined) {
       throw invalidArgument(
-        `wildcard subject ${ref.type}:* cannot carry a relation (${ref.relation})`,
+        `wildcard subject ${ref.type}:* cannot carry a relation (${quoteInput(ref.relation)})`,
         `${field}.relation`,
       );
     }
@@ -114,7 +111,10 @@ export function validateRelationship(rel: Relationship, field = "relationship"):
   validateSubjectRef(rel.subject, `${field}.subject`);
   if (rel.caveat !== undefined) {
     if (!isValidTypeName(rel.caveat.name)) {
-      throw invalidArgument(`invalid caveat name "${rel.caveat.name}"`, `${field}.caveat.name`);
+      throw invalidArgument(
+        `invalid caveat name ${quoteInput(rel.caveat.name)}`,
+        `${field}.caveat.name`,
+      );
     }
     const ctx = rel.caveat.context;
     if (ctx !== undefined && (ctx === null || typeof ctx !== "object" || Array.isArray(ctx))) {
@@ -131,7 +131,7 @@ export function validateRelationship(rel: Relationship, field = "relationship"):
 /** Parses `type:id`. */
 export function parseObjectRef(text: string, field = "resource"): ObjectRef {
   const colon = text.indexOf(":");
-  if (colon <= 0) throw invalidArgument(`expected "type:id", got "${truncate(text)}"`, field);
+  if (colon <= 0) throw invalidArgument(`expected "type:id", got ${quoteInput(text)}`, field);
   const ref = { type: text.slice(0, colon), id: text.slice(colon + 1) };
   validateObjectRef(ref, field);
   return ref;
@@ -141,7 +141,7 @@ export function parseObjectRef(text: string, field = "resource"): ObjectRef {
 export function parseSubjectRef(text: string, field = "subject"): SubjectRef {
   const colon = text.indexOf(":");
   if (colon <= 0) {
-    throw invalidArgument(`expected "type:id[#relation]", got "${truncate(text)}"`, field);
+    throw invalidArgument(`expected "type:id[#relation]", got ${quoteInput(text)}`, field);
   }
   const hash = text.indexOf("#", colon);
   const type = text.slice(0, colon);
@@ -175,7 +175,8 @@ export function parseRelationship(text: string, field = "relationship"): Relatio
   let expiration: Date | undefined;
   let pos = bracket;
   while (pos >= 0 && pos < input.length) {
-    if (input[pos] !== "[") throw malformed(input, `unexpected "${input.slice(pos)}"`, field);
+    if (input[pos] !== "[")
+      throw malformed(input, `unexpected ${quoteInput(input.slice(pos))}`, field);
     const parsed = parseBracket(input, pos + 1, field);
     if (parsed.kind === "expiration") {
       if (expiration !== undefined) throw malformed(input, "two expirations", field);
@@ -201,7 +202,7 @@ export function parseRelationship(text: string, field = "relationship"): Relatio
 }
 
 function malformed(text: string, reason: string, field: string): TrellisError {
-  return invalidArgument(`malformed relationship "${truncate(text)}": ${reason}`, field);
+  return invalidArgument(`malformed relationship ${quoteInput(text)}: ${reason}`, field);
 }
 
 type Bracket =
@@ -227,19 +228,23 @@ function parseBracket(input: string, start: number, field: string): Bracket {
   }
   const jsonEnd = scanJsonObject(input, i);
   if (jsonEnd < 0 || input[jsonEnd] !== "]") {
-    throw malformed(input, `caveat "${name}" context must be a JSON object`, field);
+    throw malformed(input, `caveat ${quoteInput(name)} context must be a JSON object`, field);
   }
   let context: unknown;
   try {
     context = JSON.parse(input.slice(i, jsonEnd));
   } catch (cause) {
-    throw new TrellisError("INVALID_ARGUMENT", `invalid caveat context JSON for "${name}"`, {
-      cause,
-      field: `${field}.caveat.context`,
-    });
+    throw new TrellisError(
+      "INVALID_ARGUMENT",
+      `invalid caveat context JSON for ${quoteInput(name)}`,
+      {
+        cause,
+        field: `${field}.caveat.context`,
+      },
+    );
   }
   if (context === null || typeof context !== "object" || Array.isArray(context)) {
-    throw malformed(input, `caveat "${name}" context must be a JSON object`, field);
+    throw malformed(input, `caveat ${quoteInput(name)} context must be a JSON object`, field);
   }
   return {
     kind: "caveat",
@@ -276,7 +281,7 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+
 export function parseTimestamp(text: string, field = "expiration"): Date {
   const d = RFC3339.test(text) ? new Date(text) : new Date(Number.NaN);
   if (Number.isNaN(d.getTime())) {
-    throw invalidArgument(`invalid RFC 3339 time "${truncate(text)}"`, field);
+    throw invalidArgument(`invalid RFC 3339 time ${quoteInput(text)}`, field);
   }
   return d;
 }

@@ -8,6 +8,7 @@ import {
   isValidIdentifier,
   isValidObjectId,
   isValidTypeName,
+  quoteInput,
   WILDCARD_ID,
 } from "../core/index.js";
 import type {
@@ -44,7 +45,7 @@ export function normalizeFilter(filter: RelationshipFilter, field = "filter"): N
   const { resourceType, resourceId, relation, subjectType, subjectId, subjectRelation } = filter;
   if (typeof resourceType !== "string" || !isValidTypeName(resourceType)) {
     throw invalidArgument(
-      `invalid resource type ${JSON.stringify(resourceType)}`,
+      `invalid resource type ${quoteInput(resourceType)}`,
       `${field}.resourceType`,
     );
   }
@@ -58,23 +59,20 @@ export function normalizeFilter(filter: RelationshipFilter, field = "filter"): N
   } = { resourceType };
   if (resourceId !== undefined) {
     if (typeof resourceId !== "string" || !isValidObjectId(resourceId)) {
-      throw invalidArgument(
-        `invalid resource id ${JSON.stringify(resourceId)}`,
-        `${field}.resourceId`,
-      );
+      throw invalidArgument(`invalid resource id ${quoteInput(resourceId)}`, `${field}.resourceId`);
     }
     out.resourceId = resourceId;
   }
   if (relation !== undefined) {
     if (typeof relation !== "string" || !isValidIdentifier(relation)) {
-      throw invalidArgument(`invalid relation ${JSON.stringify(relation)}`, `${field}.relation`);
+      throw invalidArgument(`invalid relation ${quoteInput(relation)}`, `${field}.relation`);
     }
     out.relation = relation;
   }
   if (subjectType !== undefined) {
     if (typeof subjectType !== "string" || !isValidTypeName(subjectType)) {
       throw invalidArgument(
-        `invalid subject type ${JSON.stringify(subjectType)}`,
+        `invalid subject type ${quoteInput(subjectType)}`,
         `${field}.subjectType`,
       );
     }
@@ -88,10 +86,7 @@ export function normalizeFilter(filter: RelationshipFilter, field = "filter"): N
       typeof subjectId !== "string" ||
       !(subjectId === WILDCARD_ID || isValidObjectId(subjectId))
     ) {
-      throw invalidArgument(
-        `invalid subject id ${JSON.stringify(subjectId)}`,
-        `${field}.subjectId`,
-      );
+      throw invalidArgument(`invalid subject id ${quoteInput(subjectId)}`, `${field}.subjectId`);
     }
     out.subjectId = subjectId;
   }
@@ -103,7 +98,7 @@ export function normalizeFilter(filter: RelationshipFilter, field = "filter"): N
       out.subjectRelation = ELLIPSIS;
     } else if (typeof subjectRelation !== "string" || !isValidIdentifier(subjectRelation)) {
       throw invalidArgument(
-        `invalid subject relation ${JSON.stringify(subjectRelation)}`,
+        `invalid subject relation ${quoteInput(subjectRelation)}`,
         `${field}.subjectRelation`,
       );
     } else {
