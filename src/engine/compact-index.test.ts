@@ -72,8 +72,8 @@ interface ModelVersion {
 }
 
 /** What a reader at `revision`, at time `now`, must see in a version list. */
-function seen(versions: readonly TupleVersion[], revision: number, now: number): string[] {
-  return versions
+function seen(versions: Iterable<TupleVersion>, revision: number, now: number): string[] {
+  return [...versions]
     .filter((v) => isVisible(v, revision, now))
     .map(
       (v) =>
@@ -195,6 +195,33 @@ describe("CompactIndex", () => {
     index.delete(rels[2]!, 2);
     expect(seen(index.entry("doc", "viewer", "b")?.all ?? [], 2, 0)).toHaveLength(1);
     expect(index.liveCount).toBe(2);
+  });
+
+  test("answers a row of thousands of subjects without building it, as a small row would", () => {
+    const index = new CompactIndex();
+    const members = Array.from(
+      { length: 3000 },
+      (_, i) => `group:g#member@user:u${String(i).padStart(4, "0")}`,
+    );
+    const rels = [...members, "group:g#member@group:other#member", "group:g#member@user:*"].map(
+      (t) => parseRelationship(t),
+    );
+    rels.sort(stableOrder);
+    for (const rel of rels) index.addLoaded(rel, 1);
+    index.seal();
+    index.delete(parseRelationship("group:g#member@user:u0007"), 2);
+    index.touch(parseRelationship("group:g#member@user:late"), 3);
+    const entry = index.entry("group", "member", "g")!;
+    const at = (r: number, versions: Iterable<TupleVersion> | undefined) =>
+      seen(versions ?? [], r, 0);
+    expect(at(1, entry.bySubject.get("user:u0007"))).toHaveLength(1);
+    expect(at(2, entry.bySubject.get("user:u0007"))).toHaveLength(0);
+    expect(at(3, entry.bySubject.get("user:late"))).toHaveLength(1);
+    expect(entry.bySubject.get("user:nobody")).toBeUndefined();
+    expect(at(3, entry.bySubject.get("group:other#member"))).toHaveLength(1);
+    expect(entry.usersets.map((v) => v.subjectKey)).toEqual(["group:other#member"]);
+    expect(entry.wildcards.map((v) => v.subjectKey)).toEqual(["user:*"]);
+    expect(at(3, entry.all)).toHaveLength(3000 - 1 + 1 + 2);
   });
 
   test("holds a loaded tuple in a few dozen bytes", () => {

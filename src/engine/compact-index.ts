@@ -21,9 +21,9 @@ import { bug } from "../core/errors.js";
 import type { CaveatRef, Relationship, SubjectRef } from "../core/relationship.js";
 import type { Revision } from "../core/revision.js";
 import {
-  NO_VERSIONS,
   type RelationEntry,
   relationEntryOf,
+  type SubjectLookup,
   subjectKeyOf,
   type TupleReader,
   type TupleVersion,
@@ -289,48 +289,99 @@ export class CompactIndex implements TupleReader {
       this.#remember(key, old);
       return old;
     }
-    const versions: TupleVersion[] = [];
     const [from, to] = this.#baseRow(node, relationId);
-    for (let slot = from; slot < to; slot++) {
-      if (!this.#isHidden(slot)) versions.push(this.#version(slot));
+    const overlay = this.#rowOverlay.get(key) ?? NO_SLOTS;
+    let entry: RelationEntry;
+    if (to - from > LARGE_ROW) {
+      // A big group: answering "is this subject in it" must not build 100k objects first.
+      entry = new LargeRowEntry(this, from, to, overlay);
+    } else {
+      const versions: TupleVersion[] = [];
+      for (let slot = from; slot < to; slot++) {
+        if (!this.#isHidden(slot)) versions.push(this.#version(slot));
+      }
+      for (const slot of overlay) {
+        if (!this.#isHidden(slot)) versions.push(this.#version(slot));
+      }
+      if (versions.length === 0) return undefined;
+      entry = relationEntryOf(versions);
     }
-    for (const slot of this.#rowOverlay.get(key) ?? NO_SLOTS) {
-      if (!this.#isHidden(slot)) versions.push(this.#version(slot));
-    }
-    if (versions.length === 0) return undefined;
-    const entry = relationEntryOf(versions);
     this.#remember(key, entry);
     return entry;
   }
 
-  reverse(subject: SubjectRef, resourceType: string, relation: string): readonly TupleVersion[] {
+  *reverse(subject: SubjectRef, resourceType: string, relation: string): Generator<TupleVersion> {
     const node = this.#node(subject.type, subject.id);
     const typeId = this.#nameIds.get(resourceType);
     const relationId = this.#nameIds.get(relation);
     const subRel = subject.relation === undefined ? 0 : this.#nameIds.get(subject.relation);
     if (node < 0 || typeId === undefined || relationId === undefined || subRel === undefined) {
-      return NO_VERSIONS;
+      return;
     }
-    let found: TupleVersion[] | undefined;
-    const consider = (slot: number) => {
-      if (
-        this.#relation[slot] !== relationId ||
-        this.#subRel[slot] !== subRel ||
-        this.#nodeType[this.#resNode[slot]!] !== typeId ||
-        this.#isHidden(slot)
-      ) {
-        return;
-      }
-      found ??= [];
-      found.push(this.#version(slot));
-    };
+    const matches = (slot: number) =>
+      this.#relation[slot] === relationId &&
+      this.#subRel[slot] === subRel &&
+      this.#nodeType[this.#resNode[slot]!] === typeId &&
+      !this.#isHidden(slot);
     if (node < this.#baseNodes) {
-      for (let i = this.#revStart[node]!; i < this.#revStart[node + 1]!; i++) {
-        consider(this.#revSlots[i]!);
+      const end = this.#revStart[node + 1]!;
+      for (let i = this.#revStart[node]!; i < end; i++) {
+        const slot = this.#revSlots[i]!;
+        if (matches(slot)) yield this.#version(slot);
       }
     }
-    for (const slot of this.#subjectOverlay.get(node) ?? NO_SLOTS) consider(slot);
-    return found ?? NO_VERSIONS;
+    for (const slot of this.#subjectOverlay.get(node) ?? NO_SLOTS) {
+      if (matches(slot)) yield this.#version(slot);
+    }
+  }
+
+  // ---- for LargeRowEntry --------------------------------------------------------------------
+
+  /** The version in `slot`, or undefined when no reader can see it any more. */
+  versionAt(slot: number): TupleVersion | undefined {
+    return this.#isHidden(slot) ? undefined : this.#version(slot);
+  }
+
+  /** Whether `slot` holds a userset subject (`group:eng#member`), or a wildcard (`user:*`). */
+  subjectKindAt(slot: number): "userset" | "wildcard" | "object" {
+    if (this.#subRel[slot] !== 0) return "userset";
+    return this.#nodeIds[this.#subNode[slot]!] === "*" ? "wildcard" : "object";
+  }
+
+  /**
+   * The slots in `[from, to)` (a base row, sorted by subject) and in `overlay` that hold
+   * exactly the subject of `subjectKey`.
+   */
+  slotsOfSubject(
+    from: number,
+    to: number,
+    overlay: readonly number[],
+    subjectKey: string,
+  ): number[] {
+    const colon = subjectKey.indexOf(":");
+    const hash = subjectKey.indexOf("#", colon);
+    const type = subjectKey.slice(0, colon);
+    const id = hash < 0 ? subjectKey.slice(colon + 1) : subjectKey.slice(colon + 1, hash);
+    const subNode = this.#node(type, id);
+    const subRel = hash < 0 ? 0 : this.#nameIds.get(subjectKey.slice(hash + 1));
+    if (subNode < 0 || subRel === undefined) return [];
+    const out: number[] = [];
+    let lo = from;
+    let hi = to - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const c = this.#compareSlotSubject(mid, subNode, subRel);
+      if (c === 0) {
+        out.push(mid);
+        break;
+      }
+      if (c < 0) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    for (const slot of overlay) {
+      if (this.#subNode[slot] === subNode && this.#subRel[slot] === subRel) out.push(slot);
+    }
+    return out;
   }
 
   // ---- internals ------------------------------------------------------------------------
@@ -529,11 +580,11 @@ export class CompactIndex implements TupleReader {
       this.#old = this.#young;
       this.#young = new Map();
       let versions = 0;
-      for (const e of this.#old.values()) versions += e.all.length;
+      for (const e of this.#old.values()) versions += cachedSize(e);
       this.#cachedVersions = versions;
     }
     this.#young.set(key, entry);
-    this.#cachedVersions += entry.all.length;
+    this.#cachedVersions += cachedSize(entry);
   }
 
   #forget(key: number): void {
@@ -567,6 +618,82 @@ export class CompactIndex implements TupleReader {
     this.#deleted = resized(this.#deleted, size);
     this.#attrs = resized(this.#attrs, size);
   }
+}
+
+/** Rows with more base versions than this are read through `LargeRowEntry`. */
+const LARGE_ROW = 1024;
+
+/**
+ * The entry of a big row (a group of a hundred thousand members), built lazily: the subject
+ * test is a binary search in the row's slots; the lists a traversal walks (usersets,
+ * wildcards, every version) are made on first use.
+ */
+class LargeRowEntry implements RelationEntry {
+  readonly #index: CompactIndex;
+  readonly #from: number;
+  readonly #to: number;
+  readonly #overlay: readonly number[];
+  #usersets: TupleVersion[] | undefined;
+  #wildcards: TupleVersion[] | undefined;
+  readonly bySubject: SubjectLookup;
+
+  constructor(index: CompactIndex, from: number, to: number, overlay: readonly number[]) {
+    this.#index = index;
+    this.#from = from;
+    this.#to = to;
+    // The overlay list may grow after this entry is made; the entry is dropped when it does.
+    this.#overlay = [...overlay];
+    this.bySubject = {
+      get: (key) => {
+        const slots = index.slotsOfSubject(from, to, this.#overlay, key);
+        const versions = slots.flatMap((s) => index.versionAt(s) ?? []);
+        return versions.length === 0 ? undefined : versions;
+      },
+    };
+  }
+
+  /** Made as iterated (a walk may pause inside it), not kept. */
+  *[Symbol.iterator](): Generator<TupleVersion> {
+    for (let slot = this.#from; slot < this.#to; slot++) {
+      const v = this.#index.versionAt(slot);
+      if (v !== undefined) yield v;
+    }
+    for (const slot of this.#overlay) {
+      const v = this.#index.versionAt(slot);
+      if (v !== undefined) yield v;
+    }
+  }
+
+  get all(): Iterable<TupleVersion> {
+    return this;
+  }
+
+  get usersets(): readonly TupleVersion[] {
+    this.#usersets ??= this.#collect((slot) => this.#index.subjectKindAt(slot) === "userset");
+    return this.#usersets;
+  }
+
+  get wildcards(): readonly TupleVersion[] {
+    this.#wildcards ??= this.#collect((slot) => this.#index.subjectKindAt(slot) === "wildcard");
+    return this.#wildcards;
+  }
+
+  #collect(keep: (slot: number) => boolean): TupleVersion[] {
+    const out: TupleVersion[] = [];
+    const add = (slot: number) => {
+      if (!keep(slot)) return;
+      const v = this.#index.versionAt(slot);
+      if (v !== undefined) out.push(v);
+    };
+    for (let slot = this.#from; slot < this.#to; slot++) add(slot);
+    for (const slot of this.#overlay) add(slot);
+    return out;
+  }
+}
+
+/** Versions an entry holds as objects (a large row's lists are not counted until built). */
+function cachedSize(entry: RelationEntry): number {
+  return Array.isArray(entry.all) ? entry.all.length : 1;
 }
 
 const EMPTY_RANGE: [number, number] = [0, 0];

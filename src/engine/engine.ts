@@ -38,13 +38,14 @@ import type { EngineSchema } from "./engine-schema.js";
 import { Evaluator, permissionshipName, type Snapshot, type TraceNode } from "./evaluator.js";
 import { type ExpandNode, expand } from "./expand.js";
 import {
+  candidateWalk,
   confirmCandidates,
   decodeCursor,
   firstAfter,
-  listObjectCandidates,
   listObjectsPage,
+  sortIdsPausing,
 } from "./list-objects.js";
-import { listSubjects } from "./list-subjects.js";
+import { listSubjectsSteps } from "./list-subjects.js";
 import { CONDITIONAL, type Outcome } from "./outcome.js";
 import { type CacheStats, ResultCache, type ResultCacheOptions } from "./result-cache.js";
 import { orphanFilters } from "./schema-change.js";
@@ -530,6 +531,34 @@ export class Engine {
     }
   }
 
+  /**
+   * Runs a pausing computation (a generator) to its end and returns its value. Over an index it
+   * runs `sliceMs` at a time with a turn of the event loop between slices; over the store it
+   * runs whole, in rounds (`#compute`), each round from a fresh generator.
+   */
+  async #sliced<T>(
+    view: ReadView,
+    sliceMs: number,
+    start: () => Generator<void, T, undefined>,
+  ): Promise<T> {
+    const drain = (steps: Generator<void, T, undefined>): T => {
+      for (;;) {
+        const r = steps.next();
+        if (r.done === true) return r.value;
+      }
+    };
+    if (view.store !== undefined) return this.#compute(view, () => drain(start()));
+    const steps = start();
+    for (;;) {
+      const deadline = performance.now() + sliceMs;
+      do {
+        const r = steps.next();
+        if (r.done === true) return r.value;
+      } while (performance.now() < deadline);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
   async #revisionFor(
     tenant: TenantId,
     mirror: TenantMirror | undefined,
@@ -725,17 +754,24 @@ export class Engine {
     const pageSize = options.pageSize ?? 500;
     const sliceMs = options.sliceMs ?? 5;
     const after = req.cursor === undefined ? undefined : decodeCursor(req.cursor);
-    const candidates = await this.#compute(view, () => {
-      if (view.schema.member(req.resourceType, req.permission) === undefined) {
-        // Let Check raise the precise error (unknown type or member).
+    if (view.schema.member(req.resourceType, req.permission) === undefined) {
+      // Let Check raise the precise error (unknown type or member).
+      await this.#compute(view, () =>
         this.#evaluator(view, req.context).check(
           { type: req.resourceType, id: "_" },
           req.permission,
           req.subject,
-        );
-      }
-      return listObjectCandidates(view, now, req.resourceType, req.permission, req.subject);
+        ),
+      );
+    }
+    const found = await this.#sliced(view, sliceMs, () => {
+      const ids: string[] = [];
+      return (function* () {
+        yield* candidateWalk(view, now, req.resourceType, req.permission, req.subject, ids);
+        return ids;
+      })();
     });
+    const candidates = await this.#sliced(view, sliceMs, () => sortIdsPausing(found));
     let next = firstAfter(candidates, after);
     let remaining = req.limit ?? Number.POSITIVE_INFINITY;
     // Each slice has an evaluator (and a caveat budget) of its own; the shared result cache
@@ -791,10 +827,11 @@ export class Engine {
   }> {
     const view = await this.view(tenant, req.consistency);
     const now = this.#clock.now();
-    const result = await this.#compute(view, () =>
-      listSubjects(
+    // A slice of work at a time, with a turn of the event loop between slices.
+    const result = await this.#sliced(view, 5, () =>
+      listSubjectsSteps(
         view,
-        this.#evaluator(view, req.context),
+        () => this.#evaluator(view, req.context),
         now,
         req.resource,
         req.permission,

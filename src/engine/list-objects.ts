@@ -24,53 +24,155 @@ export function listObjectCandidates(
   permission: string,
   subject: SubjectRef,
 ): string[] {
+  const found: string[] = [];
+  for (const _ of candidateWalk(snapshot, now, resourceType, permission, subject, found));
+  return found.sort(compareIds);
+}
+
+/** Work items between two pauses of `candidateWalk`. */
+const WALK_STEP = 512;
+
+/**
+ * The walk behind `listObjectCandidates`, as a generator that pauses every few hundred work
+ * items so that a caller can spread a large walk over several turns of the event loop. Found
+ * ids are pushed to `found`, unsorted, each once.
+ */
+export function* candidateWalk(
+  snapshot: Snapshot,
+  now: number,
+  resourceType: string,
+  permission: string,
+  subject: SubjectRef,
+  found: string[],
+): Generator<void, void, undefined> {
   const graph = reverseGraphOf(snapshot.schema);
   const relevant = nodesReaching(graph, `${resourceType}#${permission}`);
   const { reader, revision } = snapshot;
-  const found = new Set<string>();
-  const visited = new Set<string>();
-  // Work items: the subject is in `type:id#member` (member "" for the object itself).
+  const target = `${resourceType}#${permission}`;
+  /** Ids already queued, per walk node `type#member` (member "" for the object itself). */
+  const visited = new Map<string, Set<string>>();
   const queue: [string, string, string][] = [];
-  const enqueue = (type: string, id: string, member: string) => {
-    if (!relevant.has(`${type}#${member}`)) return;
-    const key = `${type}:${id}#${member}`;
-    if (visited.has(key)) return;
-    visited.add(key);
-    if (type === resourceType && member === permission) found.add(id);
+  let steps = 0;
+  /** The id set of a node the walk can use, or undefined when the node leads nowhere useful. */
+  const idsOf = (type: string, member: string): Set<string> | undefined => {
+    const node = `${type}#${member}`;
+    if (!relevant.has(node)) return undefined;
+    let ids = visited.get(node);
+    if (ids === undefined) {
+      ids = new Set();
+      visited.set(node, ids);
+    }
+    return ids;
+  };
+  const enqueue = (ids: Set<string>, node: string, type: string, id: string, member: string) => {
+    if (ids.has(id)) return;
+    ids.add(id);
+    if (node === target) found.push(id);
     queue.push([type, id, member]);
   };
-  enqueue(subject.type, subject.id, subject.relation ?? "");
+  const start = idsOf(subject.type, subject.relation ?? "");
+  if (start !== undefined) {
+    enqueue(
+      start,
+      `${subject.type}#${subject.relation ?? ""}`,
+      subject.type,
+      subject.id,
+      subject.relation ?? "",
+    );
+  }
+  /** Enqueues every visible version's resource as `type#member`. */
+  function* follow(
+    versions: Iterable<{ resourceId: string } & Parameters<typeof isVisible>[0]>,
+    type: string,
+    member: string,
+  ): Generator<void, void, undefined> {
+    const ids = idsOf(type, member);
+    if (ids === undefined) return;
+    const node = `${type}#${member}`;
+    for (const v of versions) {
+      if (isVisible(v, revision, now)) enqueue(ids, node, type, v.resourceId, member);
+      if (++steps % WALK_STEP === 0) yield;
+    }
+  }
 
   while (queue.length > 0) {
     const [type, id, member] = queue.pop()!;
+    if (++steps % WALK_STEP === 0) yield;
     const subject = member === "" ? { type, id } : { type, id, relation: member };
     for (const holder of graph.holders.get(`${type}#${member}`) ?? []) {
-      for (const v of reader.reverse(subject, holder.type, holder.relation)) {
-        if (isVisible(v, revision, now)) enqueue(holder.type, v.resourceId, holder.relation);
-      }
+      yield* follow(
+        reader.reverse(subject, holder.type, holder.relation),
+        holder.type,
+        holder.relation,
+      );
     }
     if (member === "") {
-      for (const permission of graph.selfReferrers.get(type) ?? []) enqueue(type, id, permission);
+      for (const permission of graph.selfReferrers.get(type) ?? []) {
+        const ids = idsOf(type, permission);
+        if (ids !== undefined) enqueue(ids, `${type}#${permission}`, type, id, permission);
+      }
       for (const holder of graph.wildcardHolders.get(type) ?? []) {
-        for (const v of reader.reverse({ type, id: "*" }, holder.type, holder.relation)) {
-          if (isVisible(v, revision, now)) enqueue(holder.type, v.resourceId, holder.relation);
-        }
+        yield* follow(
+          reader.reverse({ type, id: "*" }, holder.type, holder.relation),
+          holder.type,
+          holder.relation,
+        );
       }
       continue;
     }
     for (const permission of graph.computedReferrers.get(`${type}#${member}`) ?? []) {
-      enqueue(type, id, permission);
+      const ids = idsOf(type, permission);
+      if (ids !== undefined) enqueue(ids, `${type}#${permission}`, type, id, permission);
     }
     for (const arrow of graph.arrowReferrers.get(`${type}#${member}`) ?? []) {
       for (const relation of arrow.subjectRelations) {
         const via = relation === undefined ? { type, id } : { type, id, relation };
-        for (const v of reader.reverse(via, arrow.type, arrow.tupleset)) {
-          if (isVisible(v, revision, now)) enqueue(arrow.type, v.resourceId, arrow.permission);
-        }
+        yield* follow(
+          reader.reverse(via, arrow.type, arrow.tupleset),
+          arrow.type,
+          arrow.permission,
+        );
       }
     }
   }
-  return [...found].sort(compareIds);
+}
+
+/**
+ * Sorts ids (by `compareIds`) as a generator that pauses every few thousand comparisons: runs
+ * of 4,096 sorted by the built-in sort, then merged pairwise.
+ */
+export function* sortIdsPausing(ids: readonly string[]): Generator<void, string[], undefined> {
+  const RUN = 4096;
+  let runs: string[][] = [];
+  for (let i = 0; i < ids.length; i += RUN) {
+    runs.push(ids.slice(i, i + RUN).sort(compareIds));
+    yield;
+  }
+  while (runs.length > 1) {
+    const merged: string[][] = [];
+    for (let r = 0; r < runs.length; r += 2) {
+      const a = runs[r]!;
+      const b = runs[r + 1];
+      if (b === undefined) {
+        merged.push(a);
+        continue;
+      }
+      const out: string[] = new Array(a.length + b.length);
+      let i = 0;
+      let j = 0;
+      let k = 0;
+      while (i < a.length && j < b.length) {
+        out[k++] = compareIds(a[i]!, b[j]!) <= 0 ? a[i++]! : b[j++]!;
+        if ((k & 4095) === 0) yield;
+      }
+      while (i < a.length) out[k++] = a[i++]!;
+      while (j < b.length) out[k++] = b[j++]!;
+      merged.push(out);
+      yield;
+    }
+    runs = merged;
+  }
+  return runs[0] ?? [];
 }
 
 /** Orders ids by their UTF-16 code units, the order cursors resume in. */

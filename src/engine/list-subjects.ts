@@ -8,7 +8,7 @@
 import type { ObjectRef } from "../core/relationship.js";
 import type { EngineRewrite } from "./engine-schema.js";
 import type { Evaluator, Snapshot } from "./evaluator.js";
-import { compareIds } from "./list-objects.js";
+import { sortIdsPausing } from "./list-objects.js";
 import { ALLOWED, CONDITIONAL, DENIED, type Outcome } from "./outcome.js";
 import { isVisible } from "./tuple-index.js";
 
@@ -41,6 +41,42 @@ export function listSubjects(
   subjectType: string,
   subjectRelation?: string,
 ): ListSubjectsResult {
+  const steps = listSubjectsSteps(
+    snapshot,
+    () => evaluator,
+    now,
+    resource,
+    permission,
+    subjectType,
+    subjectRelation,
+  );
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+  }
+}
+
+/** Walk items or checks between two pauses of `listSubjectsSteps`. */
+const STEP = 256;
+/** Checks one evaluator answers before the next (each with a caveat budget of its own). */
+const CHECKS_PER_EVALUATOR = 1024;
+
+/**
+ * `listSubjects` as a generator that pauses every few hundred walk items and checks, so that a
+ * caller can spread a large listing over several turns of the event loop. `evaluator` is called
+ * for a fresh evaluator now and then.
+ */
+export function* listSubjectsSteps(
+  snapshot: Snapshot,
+  newEvaluator: () => Evaluator,
+  now: number,
+  resource: ObjectRef,
+  permission: string,
+  subjectType: string,
+  subjectRelation?: string,
+): Generator<void, ListSubjectsResult, undefined> {
+  let evaluator = newEvaluator();
+  let steps = 0;
   // Validates the request (unknown types or members) with Check's errors.
   evaluator.check(resource, permission, {
     type: subjectType,
@@ -95,6 +131,7 @@ export function listSubjects(
   };
 
   while (queue.length > 0) {
+    if (++steps % STEP === 0) yield;
     const [type, id, memberName] = queue.pop()!;
     const member = schema.member(type, memberName);
     if (member === undefined) continue;
@@ -105,6 +142,7 @@ export function listSubjects(
     const entry = reader.entry(type, memberName, id);
     if (entry === undefined) continue;
     for (const v of entry.all) {
+      if (++steps % STEP === 0) yield;
       if (!isVisible(v, revision, now)) continue;
       if (v.subjectRelation !== undefined) {
         if (v.subjectType === subjectType && v.subjectRelation === subjectRelation) {
@@ -118,7 +156,12 @@ export function listSubjects(
     }
   }
 
-  const check = (id: string) =>
+  let checks = 0;
+  const check = (id: string) => {
+    if (++checks % CHECKS_PER_EVALUATOR === 0) evaluator = newEvaluator();
+    return checkWith(id);
+  };
+  const checkWith = (id: string) =>
     evaluator.check(resource, permission, {
       type: subjectType,
       id,
@@ -127,7 +170,9 @@ export function listSubjects(
 
   const subjects: FoundSubject[] = [];
   const denied: string[] = [];
-  for (const id of [...candidates].sort(compareIds)) {
+  const sorted = yield* sortIdsPausing([...candidates]);
+  for (const id of sorted) {
+    if (++steps % STEP === 0) yield;
     const outcome = check(id);
     if (outcome.value === ALLOWED || outcome.value === CONDITIONAL) subjects.push({ id, outcome });
     else denied.push(id);

@@ -71,7 +71,9 @@ export class AdjacencyCache {
 
 function versionsOf(value: Cached): number {
   if (value === null) return 0;
-  return Array.isArray(value) ? value.length : (value as RelationEntry).all.length;
+  if (Array.isArray(value)) return value.length;
+  // Entries built from store reads hold their versions in an array.
+  return ((value as RelationEntry).all as readonly TupleVersion[]).length;
 }
 
 /** Store reads in flight at once per round. */
@@ -115,7 +117,7 @@ export class StoreReader implements TupleReader {
     return undefined;
   }
 
-  reverse(subject: SubjectRef, resourceType: string, relation: string): readonly TupleVersion[] {
+  reverse(subject: SubjectRef, resourceType: string, relation: string): Iterable<TupleVersion> {
     const subjectKey = subjectKeyOf(subject.type, subject.id, subject.relation);
     const key = `${this.#prefix}R\u0000${subjectKey}\u0000${resourceType}\u0000${relation}`;
     const hit = this.#cache.get(key);

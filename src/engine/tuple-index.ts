@@ -27,11 +27,17 @@ export interface TupleVersion {
   readonly deletedRev: Revision;
 }
 
+/** The versions of one row by subject key (`type:id` or `type:id#relation`). */
+export interface SubjectLookup {
+  get(subjectKey: string): readonly TupleVersion[] | undefined;
+}
+
 /** The tuples of one `type:id#relation`, in all the versions a reader holds. */
 export interface RelationEntry {
-  readonly all: readonly TupleVersion[];
-  /** Versions by subject key, for the O(1) direct-subject test. */
-  readonly bySubject: ReadonlyMap<string, readonly TupleVersion[]>;
+  /** Every version; a large row makes them as they are iterated. */
+  readonly all: Iterable<TupleVersion>;
+  /** Versions by subject key, for the direct-subject test without a scan. */
+  readonly bySubject: SubjectLookup;
   /** Versions whose subject is a userset (`group:eng#member`), walked recursively. */
   readonly usersets: readonly TupleVersion[];
   /** Versions whose subject is a wildcard (`user:*`). */
@@ -43,9 +49,10 @@ export interface TupleReader {
   entry(type: string, relation: string, id: string): RelationEntry | undefined;
   /**
    * The versions of tuples `resourceType:…#relation@subject`, with exactly this subject (a
-   * wildcard subject `type:*` selects the wildcard tuples).
+   * wildcard subject `type:*` selects the wildcard tuples). Made as they are iterated, so a
+   * caller may pause inside a long one.
    */
-  reverse(subject: SubjectRef, resourceType: string, relation: string): readonly TupleVersion[];
+  reverse(subject: SubjectRef, resourceType: string, relation: string): Iterable<TupleVersion>;
   /**
    * How many reads this reader could not answer yet. A store-backed reader answers those with
    * nothing and fetches them before the traversal runs again; an answer computed while this
