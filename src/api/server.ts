@@ -23,7 +23,9 @@ import { RelationshipServiceService } from "../gen/trellis/v1/relationship_servi
 import { SchemaServiceService } from "../gen/trellis/v1/schema_service.js";
 import { checkTenantId } from "../store/argument-checks.js";
 import { adminService } from "./admin-service.js";
+import { guardAuthorizationHeaders } from "./authorization-header.js";
 import { AuthenticatedCallers, type CallerResolver, InsecureDevCallers } from "./caller.js";
+import { routeGrpcLogs } from "./grpc-logging.js";
 import { formatListenAddress, isLoopbackHost, parseListenAddress } from "./listen-address.js";
 import { permissionService } from "./permission-service.js";
 import { relationshipService } from "./relationship-service.js";
@@ -168,6 +170,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const server = new Server({
     "grpc.max_receive_message_length": limits.maxReceiveMessageBytes,
   });
+  guardAuthorizationHeaders(server);
   server.addService(
     decodingFailuresAsArguments(PermissionServiceService),
     permissionService(engine, pipeline, limits),
@@ -190,12 +193,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   health.addToServer(server);
   addReflection(server, callers);
 
+  // From here on grpc-js may log what peers send: through our logger, redacted.
+  const endGrpcLogs = routeGrpcLogs(logger);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(
       formatListenAddress(listen.host, listen.port),
       credentials,
       (err, boundPort) => (err === null ? resolve(boundPort) : reject(err)),
     );
+  }).catch((err: unknown) => {
+    endGrpcLogs();
+    throw err;
   });
   const address = formatListenAddress(listen.host, port);
 
@@ -217,6 +225,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     } catch (err) {
       probe.stop();
       server.forceShutdown();
+      endGrpcLogs();
       throw err;
     }
   }
@@ -261,6 +270,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       server.forceShutdown();
     }
     await metricsListener?.close();
+    endGrpcLogs();
     logger.info({ address }, "trellis gRPC server stopped");
     if (ownLogger) logger.flush();
   };

@@ -1,7 +1,8 @@
 /**
  * `auth/` owns caller authentication: API keys (minted here, stored hashed by `store/`), JWTs
- * (verified with jose, the only importer of jose), scopes, the per-address failure limiter and
- * the audit log. It imports `core/` and `store/` types only; `api/` applies it to calls.
+ * (verified with jose, the only importer of jose), scopes, the per-address failure limiter,
+ * the audit log, and the redaction of credentials from text bound for a log. It imports `core/`
+ * and `store/` only; `api/` applies it to calls.
  */
 export { ApiKeys, type ApiKeysOptions, type CreatedApiKey, type NewApiKey } from "./api-keys.js";
 export type { AuditLog, AuthFailureEvent, WriteEvent } from "./audit-log.js";
@@ -14,4 +15,5 @@ export {
 export { FailureLimiter, type FailureLimiterOptions, peerAddress } from "./failure-limiter.js";
 export { type JwtOptions, JwtVerifier } from "./jwt-verifier.js";
 export { AuthFailure, type AuthFailureReason, type Principal } from "./principal.js";
+export { redactCredentials } from "./redact-credentials.js";
 export { ALL_SCOPES, isScope, knownScopes, parseScopes, SCOPES, type Scope } from "./scopes.js";
