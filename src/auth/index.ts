@@ -1,6 +1,6 @@
 /**
  * `auth/` owns caller authentication: API keys (minted here, stored hashed by `store/`), JWTs
- * (verified with jose, the only importer of jose), scopes, the per-address failure limiter,
+ * (verified with jose, the only importer of jose) and their keys, scopes, the per-address failure limiter,
  * the audit log, and the redaction of credentials from text bound for a log. It imports `core/`
  * and `store/` only; `api/` applies it to calls.
  */
@@ -13,6 +13,7 @@ export {
   UNAUTHENTICATED_MESSAGE,
 } from "./authenticator.js";
 export { FailureLimiter, type FailureLimiterOptions, peerAddress } from "./failure-limiter.js";
+export type { JwtKeyEvents } from "./jwt-keys.js";
 export { type JwtOptions, JwtVerifier } from "./jwt-verifier.js";
 export { AuthFailure, type AuthFailureReason, type Principal } from "./principal.js";
 export { redactCredentials } from "./redact-credentials.js";

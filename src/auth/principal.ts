@@ -26,6 +26,7 @@ export type AuthFailureReason =
   | "jwt_not_configured"
   | "jwt_invalid"
   | "no_tenant_claim"
+  | "invalid_tenant_claim"
   | "rate_limited";
 
 /** A refused credential; the authenticator turns it into UNAUTHENTICATED. */

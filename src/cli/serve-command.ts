@@ -166,7 +166,7 @@ const FLAGS: readonly FlagSpec[] = [
     key: "jwtKeyFile",
     env: "TRELLIS_JWT_KEY_FILE",
     description:
-      "accept JWTs signed by this public key: PEM (public key or certificate), JWK or JWKS file",
+      "accept JWTs signed by this public key: PEM (public key or certificate), JWK or JWKS file; re-read when it changes (within 5 s)",
   },
   {
     flag: "--jwt-jwks-url <url>",
@@ -196,7 +196,8 @@ const FLAGS: readonly FlagSpec[] = [
     flag: "--jwt-algorithms <alg,...>",
     key: "jwtAlgorithms",
     env: "TRELLIS_JWT_ALGORITHMS",
-    description: "JWT algorithm allowlist (default: every asymmetric one; HS* with an HMAC secret)",
+    description:
+      "JWT algorithm allowlist (default: those of the key's family: RSA → RS*/PS*, EC → its curve's ES*, Ed25519 → EdDSA; every asymmetric one for a JWKS URL; HS* with an HMAC secret)",
   },
   {
     flag: "--jwt-tenant-claim <name>",
@@ -615,11 +616,13 @@ function resolveJwt(
   if (jwksUrl !== undefined && !/^https?:\/\//.test(jwksUrl)) {
     throw new UsageError(`--jwt-jwks-url must be an http(s) URL, got "${jwksUrl}"`);
   }
+  // Read now only to refuse an unreadable file early: the verifier reads it and watches it.
+  if (keyFile !== undefined) readText(keyFile, "--jwt-key-file");
   const algorithms = value("jwtAlgorithms");
   return {
     issuer: list(issuer),
     audience: list(audience),
-    ...(keyFile !== undefined ? { keyFile: readText(keyFile, "--jwt-key-file") } : {}),
+    ...(keyFile !== undefined ? { keyFilePath: keyFile } : {}),
     ...(jwksUrl !== undefined ? { jwksUrl } : {}),
     ...(secretFile !== undefined
       ? {
@@ -738,6 +741,7 @@ export async function runServe(
     logger ?? pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: false }));
   let store: Datastore | undefined;
   let engine: Engine | undefined;
+  let jwt: JwtVerifier | undefined;
   try {
     store = await openDatastore(config.datastore);
     const zookieSecret = config.zookieSecret ?? (await storedZookieSecret(store, config.datastore));
@@ -771,7 +775,7 @@ export async function runServe(
       },
       "tenants' in-memory indexes share the memory budget; larger tenants are served from the store",
     );
-    const jwt = config.jwt === undefined ? undefined : await jwtVerifier(config.jwt);
+    jwt = config.jwt === undefined ? undefined : await jwtVerifier(config.jwt, log);
     const server = await startServer({
       engine,
       listen: config.listen,
@@ -818,15 +822,24 @@ export async function runServe(
     io.err(`trellis serve: ${(err as Error).message}\n`);
     return 1;
   } finally {
+    jwt?.close();
     await engine?.close();
     await store?.close();
     log.flush();
   }
 }
 
-async function jwtVerifier(options: JwtOptions): Promise<JwtVerifier> {
+async function jwtVerifier(options: JwtOptions, log: Logger): Promise<JwtVerifier> {
   try {
-    return await JwtVerifier.create(options, systemClock);
+    return await JwtVerifier.create(options, systemClock, {
+      onKeysChanged: (version) =>
+        log.info({ version }, "JWT keys changed: now verifying with them"),
+      onKeysFailed: (err) =>
+        log.warn(
+          { err: err.message },
+          "JWT keys could not be loaded; still using the previous ones",
+        ),
+    });
   } catch (err) {
     if (err instanceof TypeError) throw new UsageError(`JWT settings: ${err.message}`);
     throw err;
