@@ -74,13 +74,10 @@ export class AuthenticatedCallers implements CallerResolver {
   }
 
   resolve(metadata: Metadata, peer: string, method: string): Caller | Promise<Caller> {
-    const values = metadata.get(AUTHORIZATION_HEADER);
-    const authorization = values.length === 1 ? String(values[0]) : undefined;
-    const principal = this.#authenticator.authenticate(
-      values.length > 1 ? "" : authorization,
-      peer,
-      method,
-    );
+    // Every value (a request with several is refused; see authorization-header.ts for how
+    // several reach the metadata at all).
+    const values = metadata.get(AUTHORIZATION_HEADER) as string[];
+    const principal = this.#authenticator.authenticate(values, peer, method);
     return principal instanceof Promise
       ? principal.then((p) => this.#callerOf(metadata, p))
       : this.#callerOf(metadata, principal);

@@ -69,7 +69,11 @@ export interface ServerOptions {
 export interface ServerAuthOptions {
   /** Accept JWTs verified with these settings; absent: API keys only. */
   readonly jwt?: JwtVerifier;
-  /** Failed authentications allowed per peer address per minute. Default 20. */
+  /**
+   * Failed authentications allowed per peer address (an IPv6 one by its /64), and per API-key
+   * id, per minute; past them, that source's failing attempts are RESOURCE_EXHAUSTED for the
+   * rest of the minute. Valid credentials are always served. Default 20.
+   */
   readonly maxFailuresPerMinute?: number;
   /** How long a verified API key is trusted without a store read. Default 5000 ms. */
   readonly keyCacheTtlMs?: number;
@@ -270,6 +274,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       server.forceShutdown();
     }
     await metricsListener?.close();
+    authenticator?.flush();
     endGrpcLogs();
     logger.info({ address }, "trellis gRPC server stopped");
     if (ownLogger) logger.flush();

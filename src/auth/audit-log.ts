@@ -1,7 +1,8 @@
 /**
- * The audit log: every write and every refused credential, one JSON line each, apart from
- * the request log so that it can be kept longer and shipped elsewhere. It never holds secrets,
- * tokens or tuple contents.
+ * The audit log: every write and every refused credential, one JSON line each (refusals of a
+ * throttled source: one line per window that counts them), apart from the request log so that
+ * it can be kept longer and shipped elsewhere. It never holds secrets, tokens or tuple
+ * contents.
  */
 import type { Logger } from "pino";
 import type { AuthFailureReason } from "./principal.js";
@@ -14,6 +15,22 @@ export interface AuthFailureEvent {
   readonly credential: "api_key" | "jwt" | "none" | "other";
   /** The key id a refused API key named (never its secret). */
   readonly keyId?: string;
+}
+
+/**
+ * Failing attempts refused while their source was throttled (see `FailureLimiter`): one line
+ * per throttled source per window, written when the window ends (or at shutdown), in place of
+ * one `auth_failure` line each.
+ */
+export interface AuthThrottledEvent {
+  /** The throttled address (an IPv6 one as its /64), or the throttled API-key id. */
+  readonly address?: string;
+  readonly keyId?: string;
+  /** How many failing attempts were refused with RESOURCE_EXHAUSTED in the window. */
+  readonly refused: number;
+  /** The window, as ISO 8601 times. */
+  readonly from: string;
+  readonly until: string;
 }
 
 export interface WriteEvent {
@@ -30,6 +47,7 @@ export interface WriteEvent {
 
 export interface AuditLog {
   authFailure(event: AuthFailureEvent): void;
+  authThrottled(event: AuthThrottledEvent): void;
   write(event: WriteEvent): void;
 }
 
@@ -43,6 +61,10 @@ export class PinoAuditLog implements AuditLog {
 
   authFailure(event: AuthFailureEvent): void {
     this.#logger.warn({ event: "auth_failure", ...event }, "authentication refused");
+  }
+
+  authThrottled(event: AuthThrottledEvent): void {
+    this.#logger.warn({ event: "auth_throttled", ...event }, "failing authentications throttled");
   }
 
   write(event: WriteEvent): void {

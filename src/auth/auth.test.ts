@@ -38,29 +38,30 @@ describe("scopes", () => {
 });
 
 describe("the failure limiter", () => {
-  test("blocks an address past its failures until the window ends, others not", () => {
+  test("throttles an address past its failures until the window ends, others not", () => {
     const clock = new ManualClock();
     const limiter = new FailureLimiter({ clock, maxFailures: 2, windowMs: 1000 });
-    limiter.recordFailure("10.0.0.1");
-    expect(limiter.blockedFor("10.0.0.1")).toBe(0);
-    limiter.recordFailure("10.0.0.1");
-    expect(limiter.blockedFor("10.0.0.1")).toBe(1000);
-    expect(limiter.blockedFor("10.0.0.2")).toBe(0);
+    const a = { address: "10.0.0.1" };
+    limiter.recordFailure(a);
+    expect(limiter.throttledFor(a)).toBe(0);
+    limiter.recordFailure(a);
+    expect(limiter.throttledFor(a)).toBe(1000);
+    expect(limiter.throttledFor({ address: "10.0.0.2" })).toBe(0);
     clock.advance(999);
-    expect(limiter.blockedFor("10.0.0.1")).toBe(1);
+    expect(limiter.throttledFor(a)).toBe(1);
     clock.advance(1);
-    expect(limiter.blockedFor("10.0.0.1")).toBe(0);
+    expect(limiter.throttledFor(a)).toBe(0);
   });
 
-  test("forgets the oldest addresses beyond its bound", () => {
+  test("forgets the oldest sources beyond its bound", () => {
     const limiter = new FailureLimiter({
       clock: new ManualClock(),
       maxFailures: 1,
-      maxAddresses: 2,
+      maxSources: 2,
     });
-    for (const a of ["a", "b", "c"]) limiter.recordFailure(a);
-    expect(limiter.blockedFor("a")).toBe(0);
-    expect(limiter.blockedFor("c")).toBeGreaterThan(0);
+    for (const address of ["a", "b", "c"]) limiter.recordFailure({ address });
+    expect(limiter.throttledFor({ address: "a" })).toBe(0);
+    expect(limiter.throttledFor({ address: "c" })).toBeGreaterThan(0);
   });
 
   test("reads the address out of grpc-js peers", () => {

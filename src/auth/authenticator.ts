@@ -1,14 +1,22 @@
 /**
  * Turns the `authorization` metadata of a call into a `Principal`: `Bearer trls_…` is an API
- * key, any other bearer token a JWT (when JWT verification is configured). Every refusal is
- * audited and counted against the peer's address; the caller learns only "invalid or missing
- * credentials" (UNAUTHENTICATED), or RESOURCE_EXHAUSTED while its address is blocked.
+ * key, any other bearer token a JWT (when JWT verification is configured); a request with more
+ * than one `authorization` value is refused whatever they hold. A credential that verifies is
+ * served, always. A refusal is UNAUTHENTICATED ("invalid or missing credentials", whatever the
+ * reason), audited and counted by the failure limiter against the peer's address and the key id
+ * it named; while either is throttled, failing attempts are answered RESOURCE_EXHAUSTED instead
+ * and audited as one line per throttled source per window (`FailureLimiter`).
  */
 import { TrellisError } from "../core/errors.js";
-import { looksLikeApiKey } from "./api-key-token.js";
+import { looksLikeApiKey, parseApiKey } from "./api-key-token.js";
 import type { ApiKeys } from "./api-keys.js";
 import type { AuditLog, AuthFailureEvent } from "./audit-log.js";
-import { type FailureLimiter, peerAddress } from "./failure-limiter.js";
+import {
+  type AttemptSource,
+  type FailureLimiter,
+  peerAddress,
+  type ThrottledWindow,
+} from "./failure-limiter.js";
 import type { JwtVerifier } from "./jwt-verifier.js";
 import { AuthFailure, type Principal } from "./principal.js";
 
@@ -25,6 +33,8 @@ export interface AuthenticatorOptions {
   readonly audit: AuditLog;
 }
 
+type Credential = AuthFailureEvent["credential"];
+
 export class Authenticator {
   readonly #apiKeys: ApiKeys;
   readonly #jwt: JwtVerifier | undefined;
@@ -39,24 +49,32 @@ export class Authenticator {
   }
 
   /**
-   * @param authorization the metadata value, if any
+   * @param authorization every `authorization` metadata value of the call (more than one is
+   *   refused), or the one value
    * @param peer the grpc-js peer string of the connection
    * @param method `Service/Method`, for the audit log
    */
   authenticate(
-    authorization: string | undefined,
+    authorization: string | readonly string[] | undefined,
     peer: string,
     method: string,
   ): Principal | Promise<Principal> {
+    this.#auditThrottled(this.#limiter.takeEnded());
+    const values = typeof authorization === "string" ? [authorization] : (authorization ?? []);
     // The hot path: a credential verified before answers synchronously, without a promise.
-    const token = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
+    const token = values.length === 1 ? BEARER.exec(values[0]!)?.[1] : undefined;
     if (token !== undefined) {
       const known = looksLikeApiKey(token)
         ? this.#apiKeys.verifyCached(token)
         : this.#jwt?.verifyCached(token);
-      if (known !== undefined && this.#limiter.blockedFor(this.#address(peer)) === 0) return known;
+      if (known !== undefined) return known;
     }
-    return this.#verify(authorization, token, peer, method);
+    return this.#verify(values, token, peer, method);
+  }
+
+  /** Writes the audit lines of throttled windows still open (at shutdown). */
+  flush(): void {
+    this.#auditThrottled(this.#limiter.drain());
   }
 
   /** Peer strings repeat per connection; their addresses are parsed once. */
@@ -73,31 +91,25 @@ export class Authenticator {
   }
 
   async #verify(
-    authorization: string | undefined,
+    values: readonly string[],
     token: string | undefined,
     peer: string,
     method: string,
   ): Promise<Principal> {
-    const address = this.#address(peer);
-    const blockedMs = this.#limiter.blockedFor(address);
-    if (blockedMs > 0) {
-      this.#audit.authFailure({ method, peer, reason: "rate_limited", credential: "other" });
-      throw new TrellisError(
-        "RESOURCE_EXHAUSTED",
-        `too many failed authentications from this address; retry in ${Math.ceil(blockedMs / 1000)} s`,
-      );
-    }
-    const credential: AuthFailureEvent["credential"] =
-      token === undefined
-        ? authorization === undefined
-          ? "none"
-          : "other"
-        : looksLikeApiKey(token)
-          ? "api_key"
-          : JWT_SHAPE.test(token)
-            ? "jwt"
-            : "other";
+    const credential: Credential =
+      values.length === 0
+        ? "none"
+        : token === undefined
+          ? "other"
+          : looksLikeApiKey(token)
+            ? "api_key"
+            : JWT_SHAPE.test(token)
+              ? "jwt"
+              : "other";
     try {
+      if (values.length > 1) {
+        throw new AuthFailure("duplicate_authorization", "more than one authorization value");
+      }
       switch (credential) {
         case "none":
           throw new AuthFailure("missing", "no authorization metadata");
@@ -113,15 +125,39 @@ export class Authenticator {
       }
     } catch (err) {
       if (!(err instanceof AuthFailure)) throw err;
-      this.#limiter.recordFailure(address);
+      const keyId = err.keyId ?? (credential === "api_key" ? parseApiKey(token!)?.id : undefined);
+      const source: AttemptSource = {
+        address: this.#address(peer),
+        ...(keyId !== undefined ? { keyId } : {}),
+      };
+      const throttledMs = this.#limiter.throttledFor(source);
+      if (throttledMs > 0) {
+        this.#limiter.recordRefusal(source);
+        throw new TrellisError(
+          "RESOURCE_EXHAUSTED",
+          `too many failed authentications; retry in ${Math.ceil(throttledMs / 1000)} s`,
+        );
+      }
+      this.#limiter.recordFailure(source);
       this.#audit.authFailure({
         method,
         peer,
         reason: err.reason,
         credential,
-        ...(err.keyId !== undefined ? { keyId: err.keyId } : {}),
+        ...(keyId !== undefined ? { keyId } : {}),
       });
       throw new TrellisError("UNAUTHENTICATED", UNAUTHENTICATED_MESSAGE);
+    }
+  }
+
+  #auditThrottled(windows: readonly ThrottledWindow[]): void {
+    for (const window of windows) {
+      this.#audit.authThrottled({
+        ...window.source,
+        refused: window.refused,
+        from: new Date(window.from).toISOString(),
+        until: new Date(window.until).toISOString(),
+      });
     }
   }
 }

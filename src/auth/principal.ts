@@ -27,7 +27,7 @@ export type AuthFailureReason =
   | "jwt_invalid"
   | "no_tenant_claim"
   | "invalid_tenant_claim"
-  | "rate_limited";
+  | "duplicate_authorization";
 
 /** A refused credential; the authenticator turns it into UNAUTHENTICATED. */
 export class AuthFailure extends Error {

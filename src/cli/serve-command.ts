@@ -224,7 +224,8 @@ const FLAGS: readonly FlagSpec[] = [
     flag: "--auth-failures-per-minute <n>",
     key: "authFailuresPerMinute",
     env: "TRELLIS_AUTH_FAILURES_PER_MINUTE",
-    description: "failed authentications per peer address before it is refused for the minute",
+    description:
+      "failed authentications per peer address (IPv6: per /64) and per API-key id in a minute before their failing attempts are RESOURCE_EXHAUSTED for the rest of it; valid credentials are always served",
     defaultValue: "20",
   },
   {

@@ -354,7 +354,7 @@ describe("an authenticated server", () => {
 });
 
 describe("the failure limiter", () => {
-  test("refuses an address after too many failed authentications, whatever it presents", async () => {
+  test("throttles the failing attempts of an address, never the valid keys it carries", async () => {
     const api = await startApiFixture({ auth: { maxFailuresPerMinute: 3 } });
     try {
       const good = bearer(await storedKey(api.store, ["check"]));
@@ -362,8 +362,10 @@ describe("the failure limiter", () => {
       for (let i = 0; i < 3; i++) {
         await expectCode(api.check(checkReadme, bearer("trls_nope")), status.UNAUTHENTICATED);
       }
-      const err = await expectCode(api.check(checkReadme, good), status.RESOURCE_EXHAUSTED);
-      expect(err.details).toMatch(/too many failed authentications/);
+      await expectCode(api.check(checkReadme, bearer("trls_nope")), status.RESOURCE_EXHAUSTED);
+      // Behind one address (a proxy, a NAT), valid callers are still served.
+      await api.check(checkReadme, good);
+      await api.check(checkReadme, bearer(await storedKey(api.store, ["check"])));
     } finally {
       await api.close();
     }
