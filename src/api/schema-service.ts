@@ -19,6 +19,7 @@ import type {
 import { compileSchema, compileSchemaText } from "../schema/compiler.js";
 import { formatSchema } from "../schema/formatter.js";
 import { parseSchema } from "../schema/parser.js";
+import { diffSchemas } from "../schema/schema-diff.js";
 import type { CompiledSchema } from "../schema/types.js";
 import {
   consistencyFromProto,
@@ -27,7 +28,6 @@ import {
   zookieToProto,
 } from "./convert.js";
 import type { RequestPipeline } from "./request-pipeline.js";
-import { diffSchemas } from "../schema/schema-diff.js";
 
 const SERVICE = "SchemaService";
 
