@@ -1,8 +1,13 @@
 /**
- * API keys: minted here, stored (hash only) by the datastore, verified on every call. Verified
- * records are cached for a few seconds so that the hot path does not read the store; the cache
- * is dropped for a key the moment this process revokes it, and other processes sharing the
- * store see a revocation within `cacheTtlMs`.
+ * API keys: minted here, stored (hash only) by the datastore, verified on every call. Store
+ * reads are cached for a few seconds (`cacheTtlMs`) so that the hot path does not read the
+ * store — the records of known keys, and the ids the store does not know, so that a known and
+ * an unknown id cost the same (no timing tells which ids exist).
+ *
+ * Revocation: this process drops a revoked key from its cache once the store has committed the
+ * revocation, and a store read of that key that was already in flight is not cached (it is
+ * read again), so no call verified after `revoke` resolves accepts the key. Other processes
+ * sharing the store see a revocation within `cacheTtlMs`.
  */
 import { LRUCache } from "lru-cache";
 import type { Clock } from "../core/clock.js";
@@ -15,9 +20,12 @@ import { knownScopes, parseScopes } from "./scopes.js";
 
 export interface ApiKeysOptions {
   readonly clock: Clock;
-  /** How long a verified key record is trusted without a store read. Default 5000 ms. */
+  /**
+   * How long a key record (or the absence of one) is trusted without a store read: how late
+   * another process's revocation takes effect here. Default 5000 ms.
+   */
   readonly cacheTtlMs?: number;
-  /** Records kept. Default 10 000. */
+  /** Records kept, and unknown ids kept (apart, so junk ids do not evict keys). Default 10 000. */
   readonly cacheEntries?: number;
 }
 
@@ -41,6 +49,13 @@ export class ApiKeys {
   readonly #clock: Clock;
   /** Verified records and the principal each stands for, by key id. */
   readonly #cache: LRUCache<string, CacheEntry>;
+  /** Key ids the store did not have when last read. */
+  readonly #unknown: LRUCache<string, true>;
+  /**
+   * Key ids with a store read in flight, and how many times this process changed each (revoked
+   * or created it) since: a read that overlapped a change is not cached but read again.
+   */
+  readonly #reads = new Map<string, { changes: number; readers: number }>();
   /**
    * Whole tokens verified against an entry of `#cache`, so that a repeated call costs one map
    * lookup instead of parsing and hashing; trusted only while that very entry is still cached.
@@ -52,13 +67,15 @@ export class ApiKeys {
     this.#store = store;
     this.#clock = options.clock;
     this.#maxVerified = options.cacheEntries ?? 10_000;
-    this.#cache = new LRUCache({
+    const cacheOptions = {
       max: options.cacheEntries ?? 10_000,
       ttl: options.cacheTtlMs ?? 5000,
       // The injected clock, read on every access (no cached time), so tests can move it.
       perf: { now: () => options.clock.now() },
       ttlResolution: 0,
-    });
+    };
+    this.#cache = new LRUCache(cacheOptions);
+    this.#unknown = new LRUCache(cacheOptions);
   }
 
   async create(request: NewApiKey): Promise<CreatedApiKey> {
@@ -88,6 +105,7 @@ export class ApiKeys {
       };
       try {
         await this.#store.createApiKey(record);
+        this.#changed(record.id);
         return { record, token: minted.token };
       } catch (err) {
         if (!(err instanceof TrellisError && err.code === "ALREADY_EXISTS") || attempt > 0) {
@@ -108,8 +126,47 @@ export class ApiKeys {
   /** Revokes at once for this process; see the file comment for other processes. */
   async revoke(id: string): Promise<ApiKeyRecord | undefined> {
     const record = await this.#store.revokeApiKey(id, new Date(this.#clock.now()));
-    this.#cache.delete(id);
+    this.#changed(id);
     return record;
+  }
+
+  /** After the store committed a change of key `id`: nothing read before it may be trusted. */
+  #changed(id: string): void {
+    this.#cache.delete(id);
+    this.#unknown.delete(id);
+    const read = this.#reads.get(id);
+    if (read !== undefined) read.changes++;
+  }
+
+  /** The cached entry of key `id`, or the store's (then cached); undefined: no such key. */
+  async #lookup(id: string): Promise<CacheEntry | undefined> {
+    const cached = this.#cache.get(id);
+    if (cached !== undefined) return cached;
+    if (this.#unknown.get(id) !== undefined) return undefined;
+    let read = this.#reads.get(id);
+    if (read === undefined) {
+      read = { changes: 0, readers: 0 };
+      this.#reads.set(id, read);
+    }
+    read.readers++;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const changes = read.changes;
+        const stored = await this.#store.getApiKey(id);
+        const entry =
+          stored === undefined ? undefined : { record: stored, principal: principalOf(stored) };
+        if (read.changes === changes) {
+          if (entry === undefined) this.#unknown.set(id, true);
+          else this.#cache.set(id, entry);
+          return entry;
+        }
+        // The key changed while it was read: this read may predate the change. A read begun
+        // after the change is current; after a few changes in a row, answer without caching.
+        if (attempt >= 4) return entry;
+      }
+    } finally {
+      if (--read.readers === 0) this.#reads.delete(id);
+    }
   }
 
   /** The principal of a token verified before and still valid; undefined: call `verify`. */
@@ -127,14 +184,7 @@ export class ApiKeys {
   async verify(token: string): Promise<Principal> {
     const parsed = parseApiKey(token);
     if (parsed === undefined) throw new AuthFailure("malformed", "malformed API key");
-    let entry = this.#cache.get(parsed.id);
-    if (entry === undefined) {
-      const stored = await this.#store.getApiKey(parsed.id);
-      if (stored !== undefined) {
-        entry = { record: stored, principal: principalOf(stored) };
-        this.#cache.set(parsed.id, entry);
-      }
-    }
+    const entry = await this.#lookup(parsed.id);
     const record = entry?.record;
     // The comparison runs for unknown ids too, so timing does not tell which ids exist.
     const matches = secretMatches(parsed.secret, record?.secretHash ?? NO_MATCH_HASH);
