@@ -1,10 +1,11 @@
 /**
  * AdminService: API keys and tenants. An `admin` credential manages the keys of its own
- * tenant; an operator (an `admin` credential of the server's default tenant, or any caller in
- * insecure-dev mode) also creates and lists tenants and manages every tenant's keys. A key of
- * another tenant is NOT_FOUND to a non-operator, so that ids do not leak across tenants.
+ * tenant, and grants a new key only scopes it holds itself; an operator (an `admin` credential
+ * of the server's default tenant, or any caller in insecure-dev mode) also creates and lists
+ * tenants and manages every tenant's keys. A key of another tenant is NOT_FOUND to a
+ * non-operator, so that ids do not leak across tenants.
  */
-import type { ApiKeys } from "../auth/index.js";
+import { type ApiKeys, parseScopes, type Scope } from "../auth/index.js";
 import { invalidArgument, TrellisError } from "../core/errors.js";
 import type { TenantId } from "../core/revision.js";
 import type { Engine } from "../engine/engine.js";
@@ -57,6 +58,25 @@ function keyTenant(caller: Caller, requested: string): TenantId {
   return tenant;
 }
 
+/**
+ * The scopes a new key asks for, each one the caller holds itself: an admin credential cannot
+ * mint a key more powerful than itself (INVALID_ARGUMENT for an unknown scope,
+ * PERMISSION_DENIED for one it lacks).
+ */
+function grantableScopes(caller: Caller, requested: readonly string[]): Scope[] {
+  const scopes = parseScopes(requested);
+  for (const scope of scopes) {
+    if (!caller.scopes.has(scope)) {
+      throw new TrellisError(
+        "PERMISSION_DENIED",
+        `this credential cannot grant the ${scope} scope, which it does not hold itself`,
+        { field: `scopes[${requested.indexOf(scope)}]` },
+      );
+    }
+  }
+  return scopes;
+}
+
 function requireOperator(caller: Caller, what: string): void {
   if (!caller.operator) {
     throw new TrellisError(
@@ -78,15 +98,16 @@ export function adminService(
       `${SERVICE}/CreateApiKey`,
       async (req, ctx) => {
         const tenant = keyTenant(ctx.caller, req.tenant);
+        const scopes = grantableScopes(ctx.caller, req.scopes);
         const created = await metrics.timeStore("createApiKey", () =>
           apiKeys.create({
             tenant,
-            scopes: req.scopes,
+            scopes,
             description: req.description,
             ...(req.optionalExpiresAt !== undefined ? { expiresAt: req.optionalExpiresAt } : {}),
           }),
         );
-        ctx.audit({ keyId: created.record.id, keyTenant: tenant, scopes: req.scopes.join(" ") });
+        ctx.audit({ keyId: created.record.id, keyTenant: tenant, scopes: scopes.join(" ") });
         return { key: keyToProto(created.record), token: created.token };
       },
     ),

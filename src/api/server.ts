@@ -26,7 +26,7 @@ import { adminService } from "./admin-service.js";
 import { guardAuthorizationHeaders } from "./authorization-header.js";
 import { AuthenticatedCallers, type CallerResolver, InsecureDevCallers } from "./caller.js";
 import { routeGrpcLogs } from "./grpc-logging.js";
-import { formatListenAddress, isLoopbackHost, parseListenAddress } from "./listen-address.js";
+import { formatListenAddress, parseListenAddress, resolvesToLoopback } from "./listen-address.js";
 import { permissionService } from "./permission-service.js";
 import { relationshipService } from "./relationship-service.js";
 import { decodingFailuresAsArguments } from "./request-decoding.js";
@@ -43,8 +43,9 @@ export interface ServerOptions {
   /** `host:port` to listen on, e.g. `127.0.0.1:50051`; port 0 picks a free port. */
   listen: string;
   /**
-   * Serve without caller authentication, for local development: refuses non-loopback listen
-   * addresses and logs a loud warning. Otherwise every call but health needs a credential.
+   * Serve without caller authentication, for local development: refuses a listen host that
+   * resolves to any non-loopback address and logs a loud warning. Otherwise every call but
+   * health needs a credential.
    */
   insecureDev: boolean;
   /** Caller authentication (not with `insecureDev`). Default: API keys only, no JWT. */
@@ -60,7 +61,11 @@ export interface ServerOptions {
   limits?: Partial<ServerLimits>;
   /** Default: pino to stderr at level info. */
   logger?: Logger;
-  /** `host:port` for Prometheus `/metrics` over plain HTTP; absent: no metrics listener. */
+  /**
+   * `host:port` (or a bare port, bound on 127.0.0.1) for Prometheus `/metrics` over plain HTTP,
+   * without authentication: its labels name tenants. A host that is not loopback is logged as
+   * a loud warning. Absent: no metrics listener.
+   */
   metricsListen?: string;
   /** Serve TLS with this certificate chain and private key (PEM contents, not paths). */
   tls?: { cert: string; key: string };
@@ -114,19 +119,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     throw new TypeError("options insecureDev and auth exclude each other");
   }
   const listen = parseListenAddress(options.listen, "listen");
-  if (insecureDev && !isLoopbackHost(listen.host)) {
-    throw new TypeError(
-      `listen: insecure-dev mode serves without authentication and binds loopback addresses only (127.0.0.1, ::1, localhost), got ${options.listen}`,
-    );
-  }
-  if (options.metricsListen !== undefined)
-    parseListenAddress(options.metricsListen, "metricsListen");
+  const metricsListen =
+    options.metricsListen === undefined
+      ? undefined
+      : parseListenAddress(options.metricsListen, "metricsListen", "127.0.0.1");
   try {
     checkTenantId(options.defaultTenant, "defaultTenant");
   } catch (err) {
     throw new TypeError(`option defaultTenant: ${(err as Error).message}`);
   }
   const limits = resolveServerLimits(options.limits);
+  // The name is not trusted: what it resolves to now is what would be bound.
+  const listenHost = await resolvesToLoopback(listen.host);
+  if (insecureDev && !listenHost.loopback) {
+    throw new TypeError(
+      `listen: insecure-dev mode serves without authentication and binds loopback addresses only (127.0.0.0/8, ::1), but ${listen.host} resolves to ${listenHost.addresses.join(", ") || "nothing"}`,
+    );
+  }
   const ownLogger = options.logger === undefined;
   const logger =
     options.logger ?? pino({ level: "info" }, pino.destination({ dest: 2, sync: false }));
@@ -223,9 +232,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   probe.start();
 
   let metricsListener: { address: string; close(): Promise<void> } | undefined;
-  if (options.metricsListen !== undefined) {
+  if (metricsListen !== undefined) {
     try {
-      metricsListener = await metrics.listen(options.metricsListen);
+      metricsListener = await metrics.listen(
+        formatListenAddress(metricsListen.host, metricsListen.port),
+      );
+      if (!(await resolvesToLoopback(metricsListen.host)).loopback) {
+        logger.warn(
+          { event: "metrics_exposed", metrics: metricsListener.address },
+          "METRICS EXPOSED: /metrics is served without authentication on a non-loopback address, and its labels name tenants and methods; bind it to 127.0.0.1 (the default for a bare port) or keep it behind a firewall",
+        );
+      }
     } catch (err) {
       probe.stop();
       server.forceShutdown();
@@ -239,7 +256,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       { address },
       "INSECURE DEV MODE: no caller authentication; every caller can read and write every tenant. For local development only; never expose this server.",
     );
-  } else if (options.tls === undefined && !isLoopbackHost(listen.host)) {
+  } else if (options.tls === undefined && !listenHost.loopback) {
     logger.warn(
       { address },
       "no TLS on a non-loopback address: credentials travel in clear text; serve TLS (--tls-cert, --tls-key) or terminate it in front of this server",

@@ -38,6 +38,8 @@ const CACHE_DEFAULTS = { maxEntries: 1_000_000, maxBytes: 256 * 1024 * 1024 } as
 export interface ServeConfig {
   readonly listen: string;
   readonly datastore: string;
+  /** SQLite's `synchronous` setting (see `OpenDatastoreOptions`); undefined for PostgreSQL. */
+  readonly sqliteSynchronous: "NORMAL" | "FULL" | undefined;
   readonly preset: Preset | undefined;
   readonly insecureDev: boolean;
   readonly tenant: string;
@@ -68,6 +70,7 @@ export interface ServeConfig {
 export interface ServeFlags {
   readonly listen?: string;
   readonly datastore?: string;
+  readonly sqliteSynchronous?: string;
   readonly preset?: string;
   readonly insecureDev?: boolean;
   readonly tenant?: string;
@@ -131,6 +134,13 @@ const FLAGS: readonly FlagSpec[] = [
     defaultValue: "sqlite:./data/trellis.db",
   },
   {
+    flag: "--sqlite-synchronous <mode>",
+    key: "sqliteSynchronous",
+    env: "TRELLIS_SQLITE_SYNCHRONOUS",
+    description:
+      "SQLite only: normal (a power loss may undo the last commits, never corrupts the file; a process crash loses nothing) or full (every commit fsynced, slower writes) (default: normal)",
+  },
+  {
     flag: "--preset <name>",
     key: "preset",
     env: "TRELLIS_PRESET",
@@ -147,7 +157,8 @@ const FLAGS: readonly FlagSpec[] = [
     flag: "--metrics-listen <host:port>",
     key: "metricsListen",
     env: "TRELLIS_METRICS_LISTEN",
-    description: "serve Prometheus /metrics over HTTP here (default: off)",
+    description:
+      "serve Prometheus /metrics over HTTP, unauthenticated, at [host:]port; a bare port binds 127.0.0.1, any non-loopback host is warned about (labels name tenants) (default: off)",
   },
   {
     flag: "--tls-cert <file>",
@@ -436,13 +447,13 @@ export function resolveServeConfig(
 
   const listen = value("listen")!;
   const metricsListen = value("metricsListen");
-  for (const [key, address] of [
-    ["listen", listen],
-    ["metricsListen", metricsListen],
+  for (const [key, address, defaultHost] of [
+    ["listen", listen, undefined],
+    ["metricsListen", metricsListen, "127.0.0.1"],
   ] as const) {
     if (address === undefined) continue;
     try {
-      parseListenAddress(address, flagName(key));
+      parseListenAddress(address, flagName(key), defaultHost);
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
@@ -459,6 +470,21 @@ export function resolveServeConfig(
     throw new UsageError(
       `--datastore must be sqlite:PATH, sqlite::memory: or postgres://…, got "${datastore}"`,
     );
+  }
+
+  const synchronousText = value("sqliteSynchronous");
+  let sqliteSynchronous: "NORMAL" | "FULL" | undefined;
+  if (synchronousText !== undefined) {
+    if (!datastore.startsWith("sqlite:")) {
+      throw new UsageError("--sqlite-synchronous applies to sqlite: datastores only");
+    }
+    const mode = synchronousText.trim().toUpperCase();
+    if (mode !== "NORMAL" && mode !== "FULL") {
+      throw new UsageError(`--sqlite-synchronous must be normal or full, got "${synchronousText}"`);
+    }
+    sqliteSynchronous = mode;
+  } else if (datastore.startsWith("sqlite:")) {
+    sqliteSynchronous = "NORMAL";
   }
 
   const presetText = value("preset");
@@ -507,6 +533,7 @@ export function resolveServeConfig(
   return {
     listen,
     datastore,
+    sqliteSynchronous,
     jwt,
     authFailuresPerMinute: integer(
       value("authFailuresPerMinute")!,
@@ -744,7 +771,10 @@ export async function runServe(
   let engine: Engine | undefined;
   let jwt: JwtVerifier | undefined;
   try {
-    store = await openDatastore(config.datastore);
+    store = await openDatastore(
+      config.datastore,
+      config.sqliteSynchronous !== undefined ? { synchronous: config.sqliteSynchronous } : {},
+    );
     const zookieSecret = config.zookieSecret ?? (await storedZookieSecret(store, config.datastore));
     engine = new Engine(store, {
       zookieSecret,
