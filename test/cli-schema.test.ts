@@ -1,7 +1,7 @@
 // The `trellis schema` commands, run as a user runs them: the built executable in a child
 // process (`make test` builds before testing).
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -89,6 +89,106 @@ describe("trellis schema", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(/:1:33: /);
+  });
+});
+
+describe("trellis schema with imports and partials", () => {
+  function project(): string {
+    const root = mkdtempSync(join(dir, "composed-"));
+    mkdirSync(join(root, "teams"));
+    writeFileSync(
+      join(root, "root.zed"),
+      'use import\nuse partial\n\nimport "teams/team.zed"\n\npartial owned {\n\trelation owner: user\n}\n\ndefinition doc {\n\t...owned\n\trelation viewer: team#member\n\tpermission view = owner + viewer\n}\n',
+    );
+    writeFileSync(
+      join(root, "teams", "team.zed"),
+      'use import\n\nimport "../user.zed"\n\ndefinition team {\n\trelation member: user\n}\n',
+    );
+    writeFileSync(join(root, "user.zed"), "definition user {}\n");
+    return root;
+  }
+
+  test("compile prints the single schema a server accepts", async () => {
+    const root = project();
+    const r = await trellis("schema", "compile", join(root, "root.zed"));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(
+      "definition user {}\n\ndefinition team {\n\trelation member: user\n}\n\ndefinition doc {\n\trelation owner: user\n\trelation viewer: team#member\n\tpermission view = owner + viewer\n}\n",
+    );
+    const out = join(root, "compiled.zed");
+    expect((await trellis("schema", "compile", join(root, "root.zed"), "--out", out)).code).toBe(0);
+    expect(readFileSync(out, "utf8")).toBe(r.stdout);
+    const validated = await trellis("schema", "validate", out);
+    expect(validated.code).toBe(0);
+  });
+
+  test("validate reads the imports and names the file of each error", async () => {
+    const root = project();
+    writeFileSync(join(root, "user.zed"), "definition user {\n\trelation friend: usr\n}\n");
+    const r = await trellis("schema", "validate", join(root, "root.zed"));
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(new RegExp(`^${escapeRegExp(join(root, "user.zed"))}:2:19: `));
+    const compiled = await trellis("schema", "compile", join(root, "root.zed"));
+    expect(compiled.code).toBe(1);
+    expect(compiled.stdout).toBe("");
+  });
+
+  test("validate refuses an import cycle and a missing file, at the import", async () => {
+    const root = project();
+    writeFileSync(join(root, "user.zed"), 'use import\nimport "root.zed"\ndefinition user {}\n');
+    const cycle = await trellis("schema", "validate", join(root, "root.zed"));
+    expect(cycle.code).toBe(1);
+    expect(cycle.stderr).toMatch(/user\.zed:2:8: /);
+    writeFileSync(join(root, "user.zed"), 'use import\nimport "nowhere.zed"\n');
+    const missing = await trellis("schema", "validate", join(root, "root.zed"));
+    expect(missing.stderr).toMatch(/user\.zed:2:8: /);
+  });
+
+  test("format prints a file with imports as written, imports kept", async () => {
+    const root = project();
+    const r = await trellis("schema", "format", join(root, "root.zed"));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(readFileSync(join(root, "root.zed"), "utf8"));
+  });
+});
+
+describe("trellis validate", () => {
+  test("reads schemaFile relative to the validation file, imports included", async () => {
+    const root = mkdtempSync(join(dir, "validate-"));
+    mkdirSync(join(root, "schema"));
+    mkdirSync(join(root, "tests"));
+    writeFileSync(
+      join(root, "schema", "root.zed"),
+      'use import\nimport "user.zed"\ndefinition doc {\n\trelation owner: user\n\tpermission view = owner\n}\n',
+    );
+    writeFileSync(join(root, "schema", "user.zed"), "definition user {}\n");
+    const file = join(root, "tests", "doc.yaml");
+    writeFileSync(
+      file,
+      "schemaFile: ../schema/root.zed\nrelationships: |-\n  doc:d#owner@user:ann\nassertions:\n  assertTrue:\n    - doc:d#view@user:ann\nvalidation:\n  doc:d#view: []\n",
+    );
+    const r = await trellis("validate", file);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /doc\.yaml:8: validation of doc:d#view: user:ann is found but not listed/,
+    );
+    const updated = await trellis("validate", "--update", file);
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(readFileSync(file, "utf8")).toBe(
+      'schemaFile: ../schema/root.zed\nrelationships: |-\n  doc:d#owner@user:ann\nassertions:\n  assertTrue:\n    - doc:d#view@user:ann\nvalidation:\n  doc:d#view:\n    - "[user:ann] is <doc:d#owner>"\n',
+    );
+    expect((await trellis("validate", file)).code).toBe(0);
+  });
+
+  test("--update still fails on a failing assertion", async () => {
+    const file = join(dir, "failing.yaml");
+    writeFileSync(
+      file,
+      "schema: |-\n  definition user {}\n  definition doc {\n    relation owner: user\n  }\nassertions:\n  assertTrue:\n    - doc:d#owner@user:ann\nvalidation:\n  doc:d#owner: []\n",
+    );
+    const r = await trellis("validate", "--update", file);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/failing\.yaml:8: assertTrue failed/);
   });
 });
 
