@@ -238,7 +238,9 @@ class Compiler {
             t.span.start,
           );
         } else {
-          const wildcard = this.#wildcardVia(t.type, relation);
+          // SpiceDB checks only usersets of other definitions: `relation owner: group#parent`
+          // inside `group` is accepted even when `parent` allows `user:*`.
+          const wildcard = t.type === def.name ? undefined : this.#wildcardVia(t.type, relation);
           if (wildcard !== undefined) {
             this.#error(
               `${where} includes ${t.type}#${relation}, which allows the wildcard ${wildcard.type}:* via ${wildcard.via}: wildcards cannot be included through a userset`,
