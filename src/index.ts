@@ -29,6 +29,7 @@ export {
 export type { Consistency, Revision, TenantId, Zookie } from "./core/revision.js";
 export { ENGINE_DEFAULTS, Engine, type EngineOptions } from "./engine/engine.js";
 export type { CacheStats, ResultCacheOptions } from "./engine/result-cache.js";
+export { compileSchemaFile } from "./schema/schema-files.js";
 export type * from "./sdk/trellis-api.js";
 export type { Datastore } from "./store/datastore.js";
 export { DATASTORE_DEFAULTS, type OpenDatastoreOptions, openDatastore } from "./store/open.js";

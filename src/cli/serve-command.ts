@@ -1,6 +1,7 @@
 /**
  * `trellis serve`: opens the datastore, builds the engine, loads a preset schema into an empty
- * tenant and runs the gRPC server until SIGTERM or SIGINT, then shuts down in order (server,
+ * tenant (or `--schema FILE`, with what it imports, whenever it differs from the tenant's) and
+ * runs the gRPC server until SIGTERM or SIGINT, then shuts down in order (server,
  * engine, store). Every flag has a `TRELLIS_*` environment variable; a flag wins over its
  * variable, and both are checked before anything is opened, with a message naming the flag.
  */
@@ -17,6 +18,7 @@ import { systemClock } from "../core/clock.js";
 import { defaultMemoryBudget, ENGINE_DEFAULTS, Engine, GC_DEFAULTS } from "../engine/engine.js";
 import { storedZookieSecret } from "../engine/zookie-secret.js";
 import { type CaveatLimits, DEFAULT_CAVEAT_LIMITS } from "../schema/caveat-limits.js";
+import { composeSchemaFile } from "../schema/schema-files.js";
 import type { Datastore } from "../store/datastore.js";
 import { openDatastore } from "../store/open.js";
 import type { Output } from "./schema-command.js";
@@ -41,6 +43,8 @@ export interface ServeConfig {
   /** SQLite's `synchronous` setting (see `OpenDatastoreOptions`); undefined for PostgreSQL. */
   readonly sqliteSynchronous: "NORMAL" | "FULL" | undefined;
   readonly preset: Preset | undefined;
+  /** `--schema FILE`: the file and the one schema it compiles to (its imports resolved). */
+  readonly schema?: { readonly file: string; readonly text: string };
   readonly insecureDev: boolean;
   readonly tenant: string;
   readonly metricsListen: string | undefined;
@@ -72,6 +76,7 @@ export interface ServeFlags {
   readonly datastore?: string;
   readonly sqliteSynchronous?: string;
   readonly preset?: string;
+  readonly schema?: string;
   readonly insecureDev?: boolean;
   readonly tenant?: string;
   readonly metricsListen?: string;
@@ -145,6 +150,13 @@ const FLAGS: readonly FlagSpec[] = [
     key: "preset",
     env: "TRELLIS_PRESET",
     description: `schema written to the tenant when it has none: ${PRESETS.join(", ")}`,
+  },
+  {
+    flag: "--schema <file>",
+    key: "schema",
+    env: "TRELLIS_SCHEMA",
+    description:
+      "schema file (with the files it imports) written to the tenant at start whenever it differs from the tenant's; not with --preset",
   },
   {
     flag: "--tenant <id>",
@@ -491,6 +503,7 @@ export function resolveServeConfig(
   if (presetText !== undefined && !(PRESETS as readonly string[]).includes(presetText)) {
     throw new UsageError(`--preset must be one of ${PRESETS.join(", ")}, got "${presetText}"`);
   }
+  const schema = schemaFileConfig(value("schema"), presetText);
 
   const tenant = value("tenant")!;
   if (!/^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,127}$/.test(tenant)) {
@@ -543,6 +556,7 @@ export function resolveServeConfig(
     ),
     auditLog: value("auditLog"),
     preset: presetText as Preset | undefined,
+    ...(schema !== undefined ? { schema } : {}),
     insecureDev,
     tenant,
     metricsListen,
@@ -666,7 +680,33 @@ function resolveJwt(
   };
 }
 
-/** Creates the tenant if missing and writes the preset when the tenant has no schema. */
+/**
+ * `--schema FILE`, compiled with its imports before anything opens: a schema that does not
+ * compile stops the start with every error as FILE:line:col.
+ */
+function schemaFileConfig(
+  file: string | undefined,
+  preset: string | undefined,
+): ServeConfig["schema"] {
+  if (file === undefined) return undefined;
+  if (preset !== undefined) {
+    throw new UsageError("--schema and --preset exclude each other: give one");
+  }
+  const composed = composeSchemaFile(file);
+  if (composed.text === undefined) {
+    const errors = composed.diagnostics.map(
+      (d) => `${d.file ?? file}:${d.position.line}:${d.position.column}: ${d.message}`,
+    );
+    throw new UsageError(`--schema: ${file} does not compile:\n${errors.join("\n")}`);
+  }
+  return { file, text: composed.text };
+}
+
+/**
+ * Creates the tenant if missing; writes the `--schema` file when it differs from the tenant's
+ * schema (refused, stopping the start, when that would orphan relationships), or the preset
+ * when the tenant has no schema.
+ */
 async function prepareTenant(
   store: Datastore,
   engine: Engine,
@@ -678,6 +718,16 @@ async function prepareTenant(
     logger.info({ tenant: config.tenant }, "created the tenant");
   }
   const current = await store.readSchema(config.tenant, await store.headRevision(config.tenant));
+  if (config.schema !== undefined) {
+    const { file, text } = config.schema;
+    if (current?.text === text) {
+      logger.info({ tenant: config.tenant, schema: file }, "the tenant's schema is the file's");
+      return;
+    }
+    await engine.writeSchema(config.tenant, text);
+    logger.info({ tenant: config.tenant, schema: file }, "wrote the schema file");
+    return;
+  }
   if (current !== undefined) {
     if (config.preset !== undefined) {
       logger.info(
