@@ -39,11 +39,16 @@ import { compileSchemaText } from "../src/schema/compiler.js";
 import { ManualClock } from "./support/manual-clock.js";
 import { fuzzRuns, propertyParameters } from "./support/property-runs.js";
 import {
+  annotated,
+  annotationChoices,
+  buildSchema,
   describeTuples,
   membersOf,
   NOW,
+  printSchema,
   type Scenario,
   scenario,
+  schemaSeed,
   UNSEEN_ID,
   universe,
 } from "./support/random-schema.js";
@@ -719,5 +724,45 @@ describe.skipIf(SPICEDB_ABSENT !== undefined)("Trellis agrees with SpiceDB", () 
       expect(schemas.refused).toBeGreaterThan(schemaRuns / 20);
     },
     timeout(schemaRuns),
+  );
+
+  const annotationRuns = fuzzRuns(150);
+  test(
+    "on which type annotations are complete under use typechecking",
+    async () => {
+      const outcomes = { accepted: 0, refused: 0 };
+      await fc.assert(
+        fc.asyncProperty(schemaSeed, annotationChoices, async (seed, choices) => {
+          const { model, complete } = annotated(buildSchema(seed), choices);
+          const text = printSchema(model);
+          const theirs = (await spicedb.load(text))?.rejected;
+          let ours: string | undefined;
+          try {
+            compileSchemaText(text);
+          } catch (err) {
+            ours = errorOf(err).error;
+          }
+          outcomes[theirs === undefined ? "accepted" : "refused"]++;
+          if ((ours === undefined) !== (theirs === undefined)) {
+            throw new Error(
+              [
+                `Trellis ${ours === undefined ? "accepts" : "refuses"} a schema SpiceDB ${
+                  theirs === undefined ? "accepts" : "refuses"
+                }`,
+                `  trellis: ${ours ?? "accepted"}`,
+                `  spicedb: ${theirs ?? "accepted"}`,
+                "  schema:",
+                indent(text),
+              ].join("\n"),
+            );
+          }
+          expect(theirs === undefined, theirs).toBe(complete);
+        }),
+        options(annotationRuns),
+      );
+      expect(outcomes.accepted).toBeGreaterThan(annotationRuns / 10);
+      expect(outcomes.refused).toBeGreaterThan(annotationRuns / 10);
+    },
+    timeout(annotationRuns),
   );
 });

@@ -15,6 +15,10 @@
  * - the subtracted side of an exclusion never reaches back to its own permission (such data
  *   may cycle through the exclusion, which has no answer), so it is replaced by `nil` there;
  * - `with expiration` and `self` appear only under `use expiration` and `use self`.
+ * Now and then the schema is written with the newer syntax, which must not change its meaning:
+ * under `use typechecking`, every permission annotated with the types it reaches (computed
+ * here, apart from the compiler, by a fixed point), sometimes with one more; under
+ * `use partial`, each type's permissions kept in a partial that the definition splices in.
  */
 import fc from "fast-check";
 import {
@@ -93,6 +97,12 @@ export interface TypeModel {
 export interface SchemaModel {
   readonly useExpiration: boolean;
   readonly useSelf: boolean;
+  /** `use typechecking`, with every permission annotated (`annotations`). */
+  readonly useTypechecking: boolean;
+  /** `use partial`: each type's permissions printed in a partial the definition splices in. */
+  readonly usePartials: boolean;
+  /** Annotated types by `type#permission`; printed only for the permissions listed. */
+  readonly annotations: ReadonlyMap<string, readonly string[]>;
   readonly caveats: readonly CaveatModel[];
   readonly types: readonly TypeModel[];
 }
@@ -134,6 +144,9 @@ export interface SchemaSeed {
   readonly caveats: readonly boolean[];
   readonly useExpiration: boolean;
   readonly useSelf: boolean;
+  /** Off, or typechecking with exact annotations, or with one type more on some of them. */
+  readonly typechecking: "off" | "exact" | "wider";
+  readonly partials: boolean;
 }
 
 export interface TupleSeed {
@@ -195,6 +208,8 @@ export const schemaSeed: fc.Arbitrary<SchemaSeed> = fc.record({
   caveats: fc.array(fc.boolean(), { minLength: CAVEATS.length, maxLength: CAVEATS.length }),
   useExpiration: fc.boolean(),
   useSelf: fc.boolean(),
+  typechecking: fc.constantFrom("off", "off", "exact", "wider"),
+  partials: fc.boolean(),
 });
 
 const paramValue = fc.option(fc.nat({ max: 7 }), { freq: 3 });
@@ -330,11 +345,90 @@ export function buildSchema(seed: SchemaSeed): SchemaModel {
   const model: SchemaModel = {
     useExpiration: seed.useExpiration,
     useSelf: seed.useSelf,
+    useTypechecking: seed.typechecking !== "off",
+    usePartials: seed.partials,
+    annotations: new Map(),
     caveats,
     types,
   };
   removeNegativeCycles(model);
-  return model;
+  if (seed.typechecking === "off") return model;
+  const reached = reachableTypes(model);
+  const annotations = new Map<string, string[]>();
+  let n = 0;
+  for (const t of model.types) {
+    for (const p of t.permissions) {
+      const key = `${t.name}#${p.name}`;
+      const exact = [...reached.get(key)!].sort();
+      const extra = typeNames.find((x) => !exact.includes(x));
+      // An annotation names one type at least; a wider one is accepted as well.
+      const wider = (seed.typechecking === "wider" && n++ % 2 === 0) || exact.length === 0;
+      annotations.set(key, wider && extra !== undefined ? [...exact, extra] : exact);
+    }
+  }
+  return { ...model, annotations };
+}
+
+/**
+ * The subject types each member can reach, as `use typechecking` defines it: a relation its
+ * object types, and for a userset what the userset's member reaches (not the userset's own
+ * type); a permission what every operand reaches, `&` and `-` included; an arrow what its
+ * target reaches on every type of the tupleset that has it; `nil` and `self` nothing. Computed
+ * as a fixed point, independently of the compiler.
+ */
+export function reachableTypes(model: SchemaModel): Map<string, Set<string>> {
+  const reach = new Map<string, Set<string>>();
+  for (const t of model.types) {
+    for (const r of t.relations) reach.set(`${t.name}#${r.name}`, new Set());
+    for (const p of t.permissions) reach.set(`${t.name}#${p.name}`, new Set());
+  }
+  const into = (to: Set<string>, from: ReadonlySet<string> | undefined): boolean => {
+    let changed = false;
+    for (const x of from ?? []) {
+      if (!to.has(x)) {
+        to.add(x);
+        changed = true;
+      }
+    }
+    return changed;
+  };
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const t of model.types) {
+      for (const r of t.relations) {
+        const set = reach.get(`${t.name}#${r.name}`)!;
+        for (const a of r.allowed) {
+          if (a.relation === undefined) changed = into(set, new Set([a.type])) || changed;
+          else changed = into(set, reach.get(`${a.type}#${a.relation}`)) || changed;
+        }
+      }
+      for (const p of t.permissions) {
+        const set = reach.get(`${t.name}#${p.name}`)!;
+        const visit = (e: ExprModel): void => {
+          switch (e.kind) {
+            case "ref":
+              changed = into(set, reach.get(`${t.name}#${e.name}`)) || changed;
+              return;
+            case "arrow": {
+              const tupleset = t.relations.find((r) => r.name === e.tupleset)!;
+              for (const a of tupleset.allowed) {
+                changed = into(set, reach.get(`${a.type}#${e.target}`)) || changed;
+              }
+              return;
+            }
+            case "nil":
+            case "self":
+              return;
+            default:
+              visit(e.left);
+              visit(e.right);
+          }
+        };
+        visit(p.expr);
+      }
+    }
+  }
+  return reach;
 }
 
 /** The (type, member) nodes an expression refers to. */
@@ -445,6 +539,8 @@ export function printSchema(model: SchemaModel): string {
   const uses = [
     ...(model.useExpiration ? ["use expiration"] : []),
     ...(model.useSelf ? ["use self"] : []),
+    ...(model.useTypechecking ? ["use typechecking"] : []),
+    ...(model.usePartials ? ["use partial"] : []),
   ];
   if (uses.length > 0) parts.push(uses.join("\n"));
   for (const c of model.caveats) {
@@ -452,9 +548,16 @@ export function printSchema(model: SchemaModel): string {
     parts.push(`caveat ${c.name}(${params}) { ${c.expression} }`);
   }
   for (const t of model.types) {
+    const permissions = t.permissions.map((p) => {
+      const annotation = model.annotations.get(`${t.name}#${p.name}`);
+      const types = annotation === undefined ? "" : `: ${annotation.join(" | ")}`;
+      return `  permission ${p.name}${types} = ${printExpr(p.expr)}`;
+    });
+    const spliced = model.usePartials && permissions.length > 0;
+    if (spliced) parts.push(`partial ${t.name}_permissions {\n${permissions.join("\n")}\n}`);
     const lines = [
       ...t.relations.map((r) => `  relation ${r.name}: ${r.allowed.map(printAllowed).join(" | ")}`),
-      ...t.permissions.map((p) => `  permission ${p.name} = ${printExpr(p.expr)}`),
+      ...(spliced ? [`  ...${t.name}_permissions`] : permissions),
     ];
     parts.push(
       lines.length === 0
@@ -611,4 +714,42 @@ export function universe(s: Scenario): { objects: ObjectRef[]; subjects: Subject
 /** The tuples as strings, one a line, for failure messages. */
 export function describeTuples(tuples: readonly Relationship[]): string {
   return tuples.length === 0 ? "(no tuples)" : tuples.map(formatRelationship).join("\n");
+}
+
+// ---- type annotations -------------------------------------------------------------------
+
+/** Choices for the annotations of `annotated`: one number per permission, by position. */
+export const annotationChoices = fc.array(fc.nat(), { minLength: 12, maxLength: 12 });
+
+/**
+ * The model under `use typechecking` with each permission annotated from `choices`: the types
+ * it reaches, now and then with one left out (an incomplete annotation), with a type it does
+ * not reach or an unknown type added. `complete` says whether every annotation names all the
+ * permission reaches, which is when SpiceDB accepts the schema.
+ */
+export function annotated(
+  model: SchemaModel,
+  choices: readonly number[],
+): { model: SchemaModel; complete: boolean } {
+  const reached = reachableTypes(model);
+  const typeNames = model.types.map((t) => t.name);
+  const annotations = new Map<string, string[]>();
+  let complete = true;
+  let i = 0;
+  for (const t of model.types) {
+    for (const p of t.permissions) {
+      const r = choices[i++ % choices.length]!;
+      const key = `${t.name}#${p.name}`;
+      const reachable = [...reached.get(key)!].sort();
+      const types = [...reachable];
+      if (r % 4 === 0 && types.length > 0) types.splice(r % types.length, 1);
+      const extra = typeNames[(r >> 2) % typeNames.length]!;
+      if ((r >> 4) % 2 === 1 && !types.includes(extra)) types.push(extra);
+      if ((r >> 5) % 3 === 0) types.push("ghost");
+      if (types.length === 0) types.push(extra);
+      complete &&= reachable.every((x) => types.includes(x));
+      annotations.set(key, types);
+    }
+  }
+  return { model: { ...model, useTypechecking: true, annotations }, complete };
 }
