@@ -7,7 +7,6 @@ import { invalidArgument, TrellisError } from "./core/errors.js";
 import type { Relationship } from "./core/relationship.js";
 import type { TenantId, Zookie } from "./core/revision.js";
 import { Engine, type EngineOptions } from "./engine/engine.js";
-import type { TraceNode } from "./engine/evaluator.js";
 import { storedZookieSecret } from "./engine/zookie-secret.js";
 import { Operations } from "./operations/operations.js";
 import {
@@ -274,7 +273,7 @@ export class Trellis implements TrellisApi {
       permissionship: result.permissionship,
       ...(result.missingContext !== undefined ? { missingContext: result.missingContext } : {}),
       zookie: result.zookie,
-      ...(result.trace !== undefined ? { trace: traceOf(result.trace) } : {}),
+      ...(result.trace !== undefined ? { trace: result.trace } : {}),
     };
   }
 
@@ -448,16 +447,4 @@ async function ensureTenant(store: Datastore, tenant: TenantId): Promise<void> {
     // Another process opening the same store may have created it meanwhile.
     if (!(err instanceof TrellisError && err.code === "ALREADY_EXISTS")) throw err;
   }
-}
-
-function traceOf(node: TraceNode): CheckTrace {
-  return {
-    resource: node.resource,
-    relation: node.member,
-    kind: node.kind,
-    result: node.result,
-    ...optional("cached", node.cached),
-    ...(node.cycle === true ? { cycle: true } : {}),
-    children: node.children.map(traceOf),
-  };
 }

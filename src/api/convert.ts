@@ -7,6 +7,7 @@
  */
 import { invalidArgument, type SchemaDiagnostic, TrellisError } from "../core/errors.js";
 import { ELLIPSIS, isValidIdentifier, isValidObjectId, isValidTypeName } from "../core/names.js";
+import type { CheckTrace as DomainCheckTrace } from "../core/permission.js";
 import { quoteInput } from "../core/quote-input.js";
 import {
   type CaveatContext,
@@ -19,7 +20,6 @@ import {
 } from "../core/relationship.js";
 import type { Consistency, Zookie } from "../core/revision.js";
 import type { Permissionship } from "../engine/engine.js";
-import type { TraceNode } from "../engine/evaluator.js";
 import type { ExpandNode } from "../engine/expand.js";
 import * as pb from "../gen/trellis/v1/core.js";
 import {
@@ -401,10 +401,10 @@ export function partialCaveatInfoToProto(
 }
 
 /** The sub-problems a check visited, as `CheckTrace`. */
-export function traceToProto(node: TraceNode): CheckTrace {
+export function traceToProto(node: DomainCheckTrace): CheckTrace {
   return {
     resource: node.resource,
-    relation: node.member,
+    relation: node.relation,
     isPermission: node.kind === "permission",
     result: permissionshipToProto(node.result),
     cached: node.cached ?? "",

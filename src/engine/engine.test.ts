@@ -150,15 +150,15 @@ describe("check: regressions", () => {
     });
     expect(r.trace).toMatchObject({
       resource: "folder:sub",
-      member: "view",
+      relation: "view",
       result: "ALLOWED",
       children: [
-        { resource: "folder:sub", member: "viewer", result: "DENIED" },
+        { resource: "folder:sub", relation: "viewer", result: "DENIED" },
         {
           resource: "folder:top",
-          member: "view",
+          relation: "view",
           result: "ALLOWED",
-          children: [{ resource: "folder:top", member: "viewer", result: "ALLOWED" }],
+          children: [{ resource: "folder:top", relation: "viewer", result: "ALLOWED" }],
         },
       ],
     });

@@ -16,6 +16,7 @@ import { getHeapStatistics } from "node:v8";
 import type { Clock } from "../core/clock.js";
 import { systemClock } from "../core/clock.js";
 import { invalidArgument, TrellisError } from "../core/errors.js";
+import type { Permissionship } from "../core/permission.js";
 import type { CaveatContext, ObjectRef, Relationship, SubjectRef } from "../core/relationship.js";
 import type { Consistency, Revision, TenantId, Zookie } from "../core/revision.js";
 import {
@@ -139,7 +140,7 @@ export const ENGINE_DEFAULTS = {
   catchUpTimeoutMs: 5000,
 } as const;
 
-export type Permissionship = "ALLOWED" | "DENIED" | "CONDITIONAL";
+export type { Permissionship } from "../core/permission.js";
 
 export interface CheckRequest {
   readonly resource: ObjectRef;

@@ -11,6 +11,7 @@
  * than `maxDepth` is RESOURCE_EXHAUSTED, never a guess.
  */
 import { invalidArgument, MaxDepthExceededError, TrellisError } from "../core/errors.js";
+import type { CheckTrace } from "../core/permission.js";
 import type { CaveatContext, ObjectRef, SubjectRef } from "../core/relationship.js";
 import type { Revision } from "../core/revision.js";
 import { evaluateCaveat } from "../schema/caveat.js";
@@ -55,15 +56,13 @@ export interface EvaluatorOptions {
   readonly trace?: boolean;
 }
 
-/** One visited sub-problem, with how it was answered. */
-export interface TraceNode {
-  readonly resource: string;
-  readonly member: string;
-  readonly kind: "relation" | "permission";
-  result: "ALLOWED" | "DENIED" | "CONDITIONAL";
-  /** Answered from a cache (`memo`: this request; `shared`: the result cache). */
+/**
+ * A node of the trace while the check builds it: a `CheckTrace` (declared in core) whose
+ * answer is filled in once known.
+ */
+export interface TraceNode extends CheckTrace {
+  result: CheckTrace["result"];
   cached?: "memo" | "shared";
-  /** Met again while being computed: taken as DENIED for this visit. */
   cycle?: boolean;
   readonly children: TraceNode[];
 }
@@ -185,7 +184,7 @@ export class Evaluator {
     if (parentTrace !== undefined) {
       node = {
         resource: `${member.type}:${id}`,
-        member: member.name,
+        relation: member.name,
         kind: member.kind,
         result: "DENIED",
         children: [],

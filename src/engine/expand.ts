@@ -5,31 +5,14 @@
  * union of the target's expansion on each object the tupleset points at.
  */
 import { MaxDepthExceededError, TrellisError } from "../core/errors.js";
-import type { CaveatRef, ObjectRef, SubjectRef } from "../core/relationship.js";
+import type { ExpandedSubject, ExpandTree } from "../core/permission.js";
+import type { ObjectRef } from "../core/relationship.js";
 import type { EngineMember, EngineRewrite } from "./engine-schema.js";
 import type { Snapshot } from "./evaluator.js";
 import { isVisible } from "./tuple-index.js";
 
-export interface ExpandedSubject {
-  readonly subject: SubjectRef;
-  readonly caveat?: CaveatRef;
-  readonly expiration?: Date;
-}
-
-export type ExpandNode =
-  | {
-      readonly kind: "union" | "intersection" | "exclusion";
-      /** The object and member this node computes (`document:1#view`). */
-      readonly resource: ObjectRef;
-      readonly relation: string;
-      readonly children: readonly ExpandNode[];
-    }
-  | {
-      readonly kind: "leaf";
-      readonly resource: ObjectRef;
-      readonly relation: string;
-      readonly subjects: readonly ExpandedSubject[];
-    };
+/** The tree Expand answers with (declared in core, for every face). */
+export type ExpandNode = ExpandTree;
 
 export function expand(
   snapshot: Snapshot,

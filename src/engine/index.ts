@@ -5,7 +5,7 @@
  */
 export * from "./engine.js";
 export type { TraceNode } from "./evaluator.js";
-export type { ExpandedSubject, ExpandNode } from "./expand.js";
+export type { ExpandNode } from "./expand.js";
 export type { CacheStats, ResultCacheOptions } from "./result-cache.js";
 export * from "./validation-file.js";
 export { ZookieCodec } from "./zookie.js";

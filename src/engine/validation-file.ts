@@ -34,7 +34,7 @@ import { parseSchema } from "../schema/parser.js";
 import { fileSystemSchemaFiles } from "../schema/schema-files.js";
 import type { CompiledSchema, Rewrite } from "../schema/types.js";
 import type { Engine, Permissionship } from "./engine.js";
-import type { ExpandedSubject } from "./expand.js";
+import type { ExpandedSubject } from "../core/permission.js";
 
 export type AssertionKind = "assertTrue" | "assertFalse" | "assertCaveated";
 

@@ -5,13 +5,33 @@
  */
 import type { TrellisError } from "../core/errors.js";
 import type {
+  CheckTrace,
+  ExpandedSubject,
+  ExpandTree,
+  PermissionAnswer,
+  Permissionship,
+} from "../core/permission.js";
+import type {
   CaveatContext,
   CaveatRef,
   ObjectRef,
   Relationship,
   SubjectRef,
 } from "../core/relationship.js";
+import type { MutationOp, Precondition, RelationshipFilter } from "../core/relationship-filter.js";
 import type { Consistency, Zookie } from "../core/revision.js";
+
+// The shared vocabulary, declared once in core.
+export type {
+  CheckTrace,
+  ExpandedSubject,
+  ExpandTree,
+  MutationOp,
+  PermissionAnswer,
+  Permissionship,
+  Precondition,
+  RelationshipFilter,
+};
 
 /** An object: `"document:readme"` or `{ type: "document", id: "readme" }`. */
 export type ObjectInput = string | ObjectRef;
@@ -28,39 +48,10 @@ export type SubjectInput = string | SubjectRef;
  */
 export type RelationshipInput = string | Relationship;
 
-/**
- * CREATE fails (FAILED_PRECONDITION) when the tuple exists; TOUCH creates or replaces it
- * (caveat and expiration included); DELETE removes it and is a no-op when it is absent.
- */
-export type MutationOp = "CREATE" | "TOUCH" | "DELETE";
-
 /** One change of a write: a tuple string (a TOUCH), or an operation on a relationship. */
 export type WriteItem =
   | string
   | { readonly op: MutationOp; readonly relationship: RelationshipInput };
-
-/** Selects relationships by their fields; every given field must match. */
-export interface RelationshipFilter {
-  /** Required. */
-  readonly resourceType: string;
-  readonly resourceId?: string;
-  readonly relation?: string;
-  /** Required when `subjectId` or `subjectRelation` is given. */
-  readonly subjectType?: string;
-  /** `*` selects wildcard tuples (`user:*`) only, not every subject. */
-  readonly subjectId?: string;
-  /**
-   * Absent: any subject relation. `null`: only subjects without one (the object itself).
-   * A string: that relation exactly (`member` for `group:eng#member`).
-   */
-  readonly subjectRelation?: string | null;
-}
-
-/** MUST_MATCH holds when a live tuple matches the filter; MUST_NOT_MATCH when none does. */
-export interface Precondition {
-  readonly op: "MUST_MATCH" | "MUST_NOT_MATCH";
-  readonly filter: RelationshipFilter;
-}
 
 /** How fresh a read must be; `minimize_latency` when absent (schema reads: fully consistent). */
 export interface ConsistencyOptions {
@@ -90,35 +81,11 @@ export interface ReadOptions extends ConsistencyOptions {
   readonly limit?: number;
 }
 
-/** The answer to a permission question. */
-export type Permissionship = "ALLOWED" | "DENIED" | "CONDITIONAL";
-
 export interface CheckOptions extends ConsistencyOptions {
   /** Values for caveat parameters; a relationship's own context wins for the same parameter. */
   readonly context?: CaveatContext;
   /** Return the tree of sub-problems the check visited, in `trace`. */
   readonly trace?: boolean;
-}
-
-/** One sub-problem of a check and how it was answered. */
-export interface CheckTrace {
-  /** `type:id`. */
-  readonly resource: string;
-  /** The relation or permission. */
-  readonly relation: string;
-  readonly kind: "relation" | "permission";
-  readonly result: Permissionship;
-  /** Answered from a cache: `memo` (this request) or `shared` (the result cache). */
-  readonly cached?: "memo" | "shared";
-  /** Met again while being computed: a cycle in the data. */
-  readonly cycle?: boolean;
-  readonly children: readonly CheckTrace[];
-}
-
-/** A permission answer; `missingContext` lists the caveat parameters a CONDITIONAL one needs. */
-export interface PermissionAnswer {
-  readonly permissionship: Permissionship;
-  readonly missingContext?: readonly string[];
 }
 
 export interface CheckResult extends PermissionAnswer {
@@ -167,29 +134,6 @@ export interface ListedSubject extends PermissionAnswer {
   /** For `type:*`: the subjects (`type:id`) the wildcard does not reach. Otherwise empty. */
   readonly excluded: readonly string[];
 }
-
-/** A subject written on a relation, as Expand lists it (usersets are named, not expanded). */
-export interface ExpandedSubject {
-  readonly subject: SubjectRef;
-  readonly caveat?: CaveatRef;
-  readonly expiration?: Date;
-}
-
-/** The userset tree of a permission: operators over leaves that list direct subjects. */
-export type ExpandTree =
-  | {
-      readonly kind: "union" | "intersection" | "exclusion";
-      /** The object and member this node computes. */
-      readonly resource: ObjectRef;
-      readonly relation: string;
-      readonly children: readonly ExpandTree[];
-    }
-  | {
-      readonly kind: "leaf";
-      readonly resource: ObjectRef;
-      readonly relation: string;
-      readonly subjects: readonly ExpandedSubject[];
-    };
 
 export interface ExpandResult {
   readonly tree: ExpandTree;

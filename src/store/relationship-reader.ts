@@ -1,25 +1,9 @@
 /** Snapshot reads of relation tuples: the check path's point reads, filtered pages, export. */
 import type { Relationship, Revision, SubjectRef, TenantId } from "../core/index.js";
 
-/**
- * Selects relationships by their fields; every given field must match, absent fields match
- * anything. Used by `readByFilter`, `deleteByFilter`, write preconditions and schema guards.
- */
-export interface RelationshipFilter {
-  readonly resourceType: string;
-  readonly resourceId?: string;
-  readonly relation?: string;
-  /** Required when `subjectId` or `subjectRelation` is given. */
-  readonly subjectType?: string;
-  /** `*` selects wildcard tuples (`user:*`) only, not every subject. */
-  readonly subjectId?: string;
-  /**
-   * `undefined` matches any subject relation. `null` matches only subjects without a relation
-   * (the object itself, printed `...` by SpiceDB); `"..."` is accepted as a synonym of `null`.
-   * A string matches that relation exactly (`group:eng#member`).
-   */
-  readonly subjectRelation?: string | null;
-}
+import type { RelationshipFilter } from "../core/relationship-filter.js";
+
+export type { RelationshipFilter };
 
 /** The forward read of the check path: the tuples `type:id#relation@*`. */
 export interface ResourceRelationQuery {

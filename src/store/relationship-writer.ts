@@ -1,26 +1,8 @@
 /** Writes of relation tuples: mutations with preconditions, deletion by filter, bulk import. */
 import type { Relationship, Revision, TenantId } from "../core/index.js";
-import type { RelationshipFilter } from "./relationship-reader.js";
+import type { Mutation, Precondition, RelationshipFilter } from "../core/relationship-filter.js";
 
-/**
- * CREATE fails if the tuple exists; TOUCH creates or replaces it (caveat and expiration
- * included); DELETE removes it and is a no-op when it is absent. An expired tuple counts as
- * absent for all three.
- */
-export type MutationOp = "CREATE" | "TOUCH" | "DELETE";
-
-export interface Mutation {
-  readonly op: MutationOp;
-  readonly relationship: Relationship;
-}
-
-/** MUST_MATCH holds when at least one live tuple matches the filter; MUST_NOT_MATCH when none. */
-export type PreconditionOp = "MUST_MATCH" | "MUST_NOT_MATCH";
-
-export interface Precondition {
-  readonly op: PreconditionOp;
-  readonly filter: RelationshipFilter;
-}
+export type { Mutation, MutationOp, Precondition, PreconditionOp } from "../core/relationship-filter.js";
 
 export interface DeleteByFilterOptions {
   /**
