@@ -1,6 +1,7 @@
 /**
  * The compiled schema as the traversal uses it: every member reference resolved to the member
- * object once, so evaluation follows pointers instead of looking names up.
+ * object once, so evaluation follows pointers instead of looking names up. Resolving recurses
+ * along a permission's rewrite, whose depth the schema's limits bound (`schema-limits.ts`).
  */
 import type { CompiledCaveat } from "../schema/caveat.js";
 import type {

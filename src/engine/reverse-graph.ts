@@ -2,7 +2,9 @@
  * The schema read backwards, for ListObjects: given that a subject is in the userset
  * `U:x#m` (or is the object `U:x` itself), which relations hold such tuples, which permissions
  * compute from `m`, and which arrows walk to `m`. Only references that can grant are kept: the
- * subtracted side of an exclusion never adds a result, so it is not walked.
+ * subtracted side of an exclusion never adds a result, so it is not walked. Building recurses
+ * along a permission's rewrite only (its depth bounded by `schema-limits.ts`); the walk over
+ * the whole graph is iterative.
  */
 import type { EngineRewrite, EngineSchema } from "./engine-schema.js";
 
