@@ -53,6 +53,13 @@ module.exports = {
       to: { path: "node_modules/@grpc/" },
     },
     {
+      name: "authzed-only-in-api-authzed",
+      severity: "error",
+      comment: "SpiceDB's messages (@authzed/authzed-node) belong to its face, src/api/authzed/",
+      from: { path: "^src/", pathNot: "^src/api/authzed/" },
+      to: { path: "node_modules/@authzed/" },
+    },
+    {
       name: "jose-only-in-auth",
       severity: "error",
       from: { path: "^src/", pathNot: "^src/auth/" },

@@ -21,8 +21,10 @@ import { AdminServiceService } from "../gen/trellis/v1/admin_service.js";
 import { PermissionServiceService } from "../gen/trellis/v1/permission_service.js";
 import { RelationshipServiceService } from "../gen/trellis/v1/relationship_service.js";
 import { SchemaServiceService } from "../gen/trellis/v1/schema_service.js";
+import { Operations } from "../operations/operations.js";
 import { checkTenantId } from "../store/argument-checks.js";
 import { adminService } from "./admin-service.js";
+import { addSpiceDBServices, SPICEDB_SERVICE_NAMES } from "./authzed/index.js";
 import { guardAuthorizationHeaders } from "./authorization-header.js";
 import { AuthenticatedCallers, type CallerResolver, InsecureDevCallers } from "./caller.js";
 import { routeGrpcLogs } from "./grpc-logging.js";
@@ -104,6 +106,7 @@ const SERVICE_NAMES = [
   "trellis.v1.RelationshipService",
   "trellis.v1.SchemaService",
   "trellis.v1.AdminService",
+  ...SPICEDB_SERVICE_NAMES,
 ] as const;
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
@@ -200,6 +203,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     decodingFailuresAsArguments(AdminServiceService),
     adminService(engine, apiKeys, pipeline, metrics),
   );
+  addSpiceDBServices(server, { operations: new Operations(engine), pipeline, limits });
   const health = new HealthImplementation(
     Object.fromEntries(["", ...SERVICE_NAMES].map((name) => [name, "SERVING" as const])),
   );

@@ -117,6 +117,11 @@ export interface ReadQuery {
 
 export interface ExportQuery {
   readonly consistency?: Consistency;
+  /** Only the relationships this filter selects (and `resourceIdPrefix`, when given). */
+  readonly filter?: RelationshipFilter;
+  readonly resourceIdPrefix?: string;
+  /** With `filter`: as `ReadQuery.knownNamesOnly`. */
+  readonly knownNamesOnly?: boolean;
   /** Resume after the page this cursor ended (a cursor an earlier export handed out). */
   readonly cursor?: string;
   /** At most this many relationships. Default: all. */
@@ -374,8 +379,35 @@ export class Operations {
     const resumed = query.cursor === undefined ? undefined : decodeExportCursor(query.cursor);
     const consistency =
       resumed === undefined ? query.consistency : { atExactSnapshot: resumed.zookie };
-    const { revision, zookie } = await this.engine.view(tenant, consistency);
     const pageSize = query.pageSize ?? READ_PAGE;
+    if (query.filter !== undefined) {
+      let after = resumed?.after;
+      const pages = this.readRelationships(
+        tenant,
+        query.filter,
+        {
+          pageSize,
+          ...(consistency !== undefined ? { consistency } : {}),
+          ...(after !== undefined ? { cursor: after } : {}),
+          ...(query.limit !== undefined ? { limit: query.limit } : {}),
+          ...(query.resourceIdPrefix !== undefined
+            ? { resourceIdPrefix: query.resourceIdPrefix }
+            : {}),
+          ...(query.knownNamesOnly !== undefined ? { knownNamesOnly: query.knownNamesOnly } : {}),
+        },
+        signal,
+      );
+      for await (const page of pages) {
+        after = page.items.at(-1)?.cursor ?? after;
+        yield {
+          zookie: page.zookie,
+          items: page.items.map((i) => i.relationship),
+          cursor: encodeExportCursor(page.zookie, after === undefined ? { offset: 0 } : { after }),
+        };
+      }
+      return;
+    }
+    const { revision, zookie } = await this.engine.view(tenant, consistency);
     let remaining = query.limit ?? Number.POSITIVE_INFINITY;
     let skip = resumed?.offset ?? 0;
     let offset = skip;
@@ -384,7 +416,7 @@ export class Operations {
     const page = (): ExportPage => {
       offset += items.length;
       sent++;
-      return { zookie, items, cursor: encodeExportCursor(zookie, offset) };
+      return { zookie, items, cursor: encodeExportCursor(zookie, { offset }) };
     };
     for await (const rel of this.store.export(tenant, revision)) {
       signal?.throwIfAborted();
@@ -553,15 +585,27 @@ function checkFilterNames(schema: EngineSchema, filter: RelationshipFilter): voi
   if (filter.subjectType !== undefined) known(filter.subjectType, "subject_type");
 }
 
-function encodeExportCursor(zookie: Zookie, offset: number): string {
-  return Buffer.from(JSON.stringify({ z: zookie, n: offset })).toString("base64url");
+/**
+ * An export's resume point: its snapshot, and how far it got — an offset into the whole
+ * export, or (filtered) the read cursor of the last relationship sent.
+ */
+type ExportPosition = { readonly offset: number } | { readonly after: string };
+
+function encodeExportCursor(zookie: Zookie, position: ExportPosition): string {
+  const at = "after" in position ? { a: position.after } : { n: position.offset };
+  return Buffer.from(JSON.stringify({ z: zookie, ...at })).toString("base64url");
 }
 
-function decodeExportCursor(cursor: string): { zookie: string; offset: number } {
+function decodeExportCursor(cursor: string): {
+  zookie: string;
+  offset?: number;
+  after?: string;
+} {
   try {
     const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
     if (parsed !== null && typeof parsed === "object") {
-      const { z, n } = parsed as { z?: unknown; n?: unknown };
+      const { z, n, a } = parsed as { z?: unknown; n?: unknown; a?: unknown };
+      if (typeof z === "string" && typeof a === "string") return { zookie: z, after: a };
       if (typeof z === "string" && Number.isSafeInteger(n) && (n as number) >= 0) {
         return { zookie: z, offset: n as number };
       }
