@@ -62,8 +62,9 @@ lint: install $(CI_SPICEDB) ## biome, strict type-check, layer rules, proto lint
 format: install ## rewrite sources in the canonical format
 	npx biome check --write .
 
-test: build lint ## install, build, lint, run every test
+test: build lint ## install, build, lint, run every test, then @authzed/authzed-node's own suite against trellis serve-testing
 	npx vitest run
+	npx vitest run --config vitest.authzed.config.ts
 
 fuzz: build ## the property tests with many more runs
 	TRELLIS_FUZZ_RUNS=20000 npx vitest run

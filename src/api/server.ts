@@ -29,6 +29,7 @@ import { guardAuthorizationHeaders } from "./authorization-header.js";
 import { AuthenticatedCallers, type CallerResolver, InsecureDevCallers } from "./caller.js";
 import { routeGrpcLogs } from "./grpc-logging.js";
 import { formatListenAddress, parseListenAddress, resolvesToLoopback } from "./listen-address.js";
+import { PerTokenTenants } from "./per-token-tenants.js";
 import { permissionService } from "./permission-service.js";
 import { relationshipService } from "./relationship-service.js";
 import { decodingFailuresAsArguments } from "./request-decoding.js";
@@ -50,6 +51,12 @@ export interface ServerOptions {
    * health needs a credential.
    */
   insecureDev: boolean;
+  /**
+   * With `insecureDev`: every distinct bearer token acts on a tenant of its own, created empty on
+   * first use, and a call without one on `defaultTenant` (`trellis serve-testing`: users'
+   * integration tests run in parallel without clearing anything). No token is checked.
+   */
+  perTokenTenants?: boolean;
   /** Caller authentication (not with `insecureDev`). Default: API keys only, no JWT. */
   auth?: ServerAuthOptions;
   /** Where writes and refused credentials are recorded. Default: the logger, `audit: true`. */
@@ -180,7 +187,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       });
   const callers: CallerResolver =
     authenticator === undefined
-      ? new InsecureDevCallers(options.defaultTenant)
+      ? options.perTokenTenants === true
+        ? new PerTokenTenants(options.defaultTenant, (tenant) => ensureTenant(engine, tenant))
+        : new InsecureDevCallers(options.defaultTenant)
       : new AuthenticatedCallers(authenticator, options.defaultTenant);
   const pipeline = new RequestPipeline({ logger, metrics, limits, callers, audit });
   const server = new Server({
@@ -258,7 +267,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (insecureDev) {
     logger.warn(
       { address },
-      "INSECURE DEV MODE: no caller authentication; every caller can read and write every tenant. For local development only; never expose this server.",
+      options.perTokenTenants === true
+        ? "TESTING MODE: no credentials are checked; every bearer token acts on a tenant of its own. For tests only; never expose this server."
+        : "INSECURE DEV MODE: no caller authentication; every caller can read and write every tenant. For local development only; never expose this server.",
     );
   } else if (options.tls === undefined && !listenHost.loopback) {
     logger.warn(

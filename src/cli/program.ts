@@ -5,6 +5,7 @@ import { registerInitCommand } from "./init-command.js";
 import { registerKeysCommands } from "./keys-command.js";
 import { type Output, registerSchemaCommands } from "./schema-command.js";
 import { registerServeCommand } from "./serve-command.js";
+import { registerServeTestingCommand } from "./serve-testing-command.js";
 import { registerValidateCommand } from "./validate-command.js";
 
 export const processOutput: Output = {
@@ -22,6 +23,7 @@ export function buildProgram(io: Output = processOutput): Command {
   registerSchemaCommands(program, io);
   registerValidateCommand(program, io);
   registerServeCommand(program, io);
+  registerServeTestingCommand(program, io);
   registerKeysCommands(program, io);
   registerInitCommand(program, io);
   registerBenchCommand(program, io);
