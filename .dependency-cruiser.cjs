@@ -23,6 +23,7 @@ module.exports = {
     layer("operations", ["core", "schema", "store", "engine", "auth"]),
     layer("api", ["core", "schema", "store", "engine", "auth", "operations", "gen"]),
     layer("sdk", ["core", "gen"]),
+    layer("telemetry", ["core"]),
     {
       name: "main-entry-imports-below-api",
       severity: "error",
@@ -32,7 +33,7 @@ module.exports = {
       to: {
         path: "^src/",
         pathNot: [
-          "^src/(core|schema|store|engine|operations)/",
+          "^src/(core|schema|store|engine|operations|telemetry)/",
           "^src/sdk/(trellis-api|request-inputs)\\.ts$",
           "^src/trellis\\.ts$",
         ],
@@ -58,6 +59,20 @@ module.exports = {
       comment: "SpiceDB's messages (@authzed/authzed-node) belong to its face, src/api/authzed/",
       from: { path: "^src/", pathNot: "^src/api/authzed/" },
       to: { path: "node_modules/@authzed/" },
+    },
+    {
+      name: "telemetry-only-from-entry-points",
+      severity: "error",
+      comment:
+        "the OpenTelemetry SDK is wired by the entry points only (cli/, the embedded Trellis); the layers trace through core/tracing.ts",
+      from: { path: "^src/", pathNot: "^src/(cli/|telemetry/|index\\.ts$|trellis\\.ts$)" },
+      to: { path: "^src/telemetry/" },
+    },
+    {
+      name: "opentelemetry-only-in-telemetry",
+      severity: "error",
+      from: { path: "^src/", pathNot: "^src/telemetry/" },
+      to: { path: "node_modules/@opentelemetry/" },
     },
     {
       name: "jose-only-in-auth",
