@@ -20,10 +20,12 @@ import type { Logger } from "pino";
 import type { AuditLog } from "../auth/index.js";
 import { TrellisError } from "../core/errors.js";
 import type { TenantId } from "../core/revision.js";
+import { type TraceSpan, tracing } from "../core/tracing.js";
 import type { Caller, CallerResolver } from "./caller.js";
 import { type GrpcFailure, statusName, toGrpcFailure } from "./errors.js";
 import { type MethodPolicy, policyOf } from "./method-policies.js";
 import { decodedRequest } from "./request-decoding.js";
+import { endRequestSpan, startRequestSpan } from "./request-tracing.js";
 import type { ServerLimits } from "./server-limits.js";
 import type { ServerMetrics } from "./server-metrics.js";
 import { StreamWriter } from "./stream-writer.js";
@@ -58,6 +60,8 @@ class CallState implements CallContext {
   readonly started = performance.now();
   settled = false;
   timer: NodeJS.Timeout | undefined;
+  /** The request's span, with tracing on (`request-tracing.ts`). */
+  span: TraceSpan | undefined;
   /** Ends the call from outside its handler (shutdown). */
   terminate: (err: TrellisError) => void = () => {};
   #controller: AbortController | undefined;
@@ -210,7 +214,7 @@ export class RequestPipeline {
       };
       call.once("cancelled", () => this.#cancelled(state, call));
       this.#armDeadline(state, true, fail);
-      this.#identify(state, call, fail, () =>
+      this.#identifyTraced(state, call, fail, () =>
         handler(decodedRequest(call.request), state).then((response) => {
           if (!state.settle()) return;
           callback(null, response);
@@ -246,7 +250,7 @@ export class RequestPipeline {
         if (this.#cancelled(state, call)) this.#closeStream(state);
       });
       this.#armDeadline(state, options.defaultDeadline, fail);
-      this.#identify(state, call, fail, () => {
+      this.#identifyTraced(state, call, fail, () => {
         const out = new StreamWriter<Res>(call, state.signal, () =>
           this.#metrics.backpressureWait(method),
         );
@@ -280,7 +284,7 @@ export class RequestPipeline {
         if (this.#cancelled(state, call)) this.#closeStream(state);
       });
       this.#armDeadline(state, false, fail);
-      this.#identify(state, call, fail, () =>
+      this.#identifyTraced(state, call, fail, () =>
         handler(readUntilAborted(call, state.signal), state).then((response) => {
           if (!state.settle()) return;
           callback(null, response);
@@ -300,7 +304,19 @@ export class RequestPipeline {
     if (Number.isFinite(state.deadline)) {
       state.clientWindowMs = Math.max(0, state.deadline - Date.now());
     }
+    if (tracing.enabled) state.span = startRequestSpan(method, state.requestId, call.metadata);
     return state;
+  }
+
+  /** `#identify`, with the request's span active (when tracing) for all that the call does. */
+  #identifyTraced(
+    state: CallState,
+    call: ServerSurfaceCall,
+    fail: (err: unknown) => void,
+    run: () => void,
+  ): void {
+    if (state.span === undefined) this.#identify(state, call, fail, run);
+    else tracing.tracer.withSpan(state.span, () => this.#identify(state, call, fail, run));
   }
 
   /**
@@ -384,6 +400,7 @@ export class RequestPipeline {
   #done(state: CallState, call: ServerSurfaceCall, code: status, failure?: GrpcFailure): void {
     const ms = performance.now() - state.started;
     const name = statusName(code);
+    if (state.span !== undefined) endRequestSpan(state.span, code, state.tenant);
     this.#metrics.request(state.method, name, ms / 1000);
     if (state.policy.audited && state.identified) {
       this.#audit.write({

@@ -20,6 +20,14 @@ import type { Permissionship } from "../core/permission.js";
 import type { CaveatContext, ObjectRef, Relationship, SubjectRef } from "../core/relationship.js";
 import type { Consistency, Revision, TenantId, Zookie } from "../core/revision.js";
 import {
+  SPAN_ATTRIBUTES,
+  type SpanStart,
+  traced,
+  tracedIteration,
+  tracing,
+  untraced,
+} from "../core/tracing.js";
+import {
   type CaveatLimits,
   CaveatMeter,
   checkContextLimits,
@@ -365,13 +373,16 @@ export class Engine {
     }
     const refusedUntil = this.#refused.get(tenant);
     if (refusedUntil !== undefined && refusedUntil > now) return undefined;
-    const mirror = TenantMirror.start(this.store, tenant, {
-      clock: this.#clock,
-      historyWindowMs: this.#options.historyWindowMs,
-      onError: (err) => this.#onBackgroundError?.(err, tenant),
-      admit: (bytes) => bytes <= this.#budget,
-      onLoaded: () => this.#keepWithinBudget(tenant),
-    });
+    // The load and the changelog following outlive the request that starts them: no span.
+    const mirror = untraced(() =>
+      TenantMirror.start(this.store, tenant, {
+        clock: this.#clock,
+        historyWindowMs: this.#options.historyWindowMs,
+        onError: (err) => this.#onBackgroundError?.(err, tenant),
+        admit: (bytes) => bytes <= this.#budget,
+        onLoaded: () => this.#keepWithinBudget(tenant),
+      }),
+    );
     this.#mirrors.set(tenant, { mirror, lastUsed: now });
     mirror.ready.then(
       () => {
@@ -515,20 +526,21 @@ export class Engine {
    * misses nothing (an error thrown by a round that missed reads is not an answer either).
    */
   async #compute<T>(view: ReadView, compute: () => T): Promise<T> {
+    if (tracing.enabled) annotateView(view);
     const reader = view.store;
     if (reader === undefined) return compute();
     this.#storeReads++;
-    for (;;) {
+    for (let round = 1; ; round++) {
       let result: T;
       try {
         result = compute();
       } catch (err) {
         if (!reader.hasMisses) throw err;
-        await reader.fetchMisses();
+        await fetchRound(reader, round);
         continue;
       }
       if (!reader.hasMisses) return result;
-      await reader.fetchMisses();
+      await fetchRound(reader, round);
     }
   }
 
@@ -617,7 +629,17 @@ export class Engine {
 
   // ---- permission queries -----------------------------------------------------------------
 
-  async check(tenant: TenantId, req: CheckRequest): Promise<CheckResponse> {
+  check(tenant: TenantId, req: CheckRequest): Promise<CheckResponse> {
+    if (!tracing.enabled) return this.#check(tenant, req);
+    return traced(
+      "engine.check",
+      engineSpan(tenant),
+      () => this.#check(tenant, req),
+      (span, r) => span.setAttribute(SPAN_ATTRIBUTES.permissionship, r.permissionship),
+    );
+  }
+
+  async #check(tenant: TenantId, req: CheckRequest): Promise<CheckResponse> {
     const view = await this.view(tenant, req.consistency);
     const result = await this.#compute(view, () =>
       this.#evaluator(view, req.context, req.trace).check(
@@ -638,7 +660,18 @@ export class Engine {
    * sub-problems (a big group, a top folder) are computed once for the whole batch. An item's
    * error is that item's answer; the others still get theirs.
    */
-  async checkBulk(
+  checkBulk(
+    tenant: TenantId,
+    items: readonly CheckBulkItem[],
+    consistency?: Consistency,
+  ): Promise<{ results: CheckBulkResult[]; zookie: Zookie }> {
+    if (!tracing.enabled) return this.#checkBulk(tenant, items, consistency);
+    return traced("engine.checkBulk", engineSpan(tenant, items.length), () =>
+      this.#checkBulk(tenant, items, consistency),
+    );
+  }
+
+  async #checkBulk(
     tenant: TenantId,
     items: readonly CheckBulkItem[],
     consistency?: Consistency,
@@ -669,7 +702,15 @@ export class Engine {
     });
   }
 
-  async expand(
+  expand(
+    tenant: TenantId,
+    req: { resource: ObjectRef; permission: string; consistency?: Consistency },
+  ): Promise<{ tree: ExpandNode; zookie: Zookie }> {
+    if (!tracing.enabled) return this.#expand(tenant, req);
+    return traced("engine.expand", engineSpan(tenant), () => this.#expand(tenant, req));
+  }
+
+  async #expand(
     tenant: TenantId,
     req: { resource: ObjectRef; permission: string; consistency?: Consistency },
   ): Promise<{ tree: ExpandNode; zookie: Zookie }> {
@@ -686,7 +727,7 @@ export class Engine {
    * CONDITIONAL), in id order. Pass the returned cursor, with the returned zookie as an
    * `atExactSnapshot` consistency, to read the next page of the same snapshot.
    */
-  async listObjects(
+  listObjects(
     tenant: TenantId,
     req: {
       resourceType: string;
@@ -702,6 +743,19 @@ export class Engine {
     cursor?: string;
     zookie: Zookie;
   }> {
+    if (!tracing.enabled) return this.#listObjects(tenant, req);
+    return traced(
+      "engine.listObjects",
+      engineSpan(tenant),
+      () => this.#listObjects(tenant, req),
+      (span, r) => span.setAttribute(SPAN_ATTRIBUTES.items, r.objects.length),
+    );
+  }
+
+  async #listObjects(
+    tenant: TenantId,
+    req: Parameters<Engine["listObjects"]>[1],
+  ): ReturnType<Engine["listObjects"]> {
     const view = await this.view(tenant, req.consistency);
     const now = this.#clock.now();
     const page = await this.#compute(view, () =>
@@ -730,7 +784,7 @@ export class Engine {
    * found once, then confirmed with Check a time slice (`sliceMs`) at a time, each slice a page
    * (at most `pageSize` objects) and a turn of the event loop for everyone else.
    */
-  async *listObjectsPages(
+  listObjectsPages(
     tenant: TenantId,
     req: {
       resourceType: string;
@@ -750,6 +804,21 @@ export class Engine {
     void,
     undefined
   > {
+    const pages = this.#listObjectsPages(tenant, req, options);
+    if (!tracing.enabled) return pages;
+    return tracedIteration(
+      "engine.listObjects",
+      engineSpan(tenant),
+      pages,
+      (page) => page.objects.length,
+    );
+  }
+
+  async *#listObjectsPages(
+    tenant: TenantId,
+    req: Parameters<Engine["listObjectsPages"]>[1],
+    options: NonNullable<Parameters<Engine["listObjectsPages"]>[2]>,
+  ): ReturnType<Engine["listObjectsPages"]> {
     const view = await this.view(tenant, req.consistency);
     const now = this.#clock.now();
     const pageSize = options.pageSize ?? 500;
@@ -807,7 +876,7 @@ export class Engine {
   }
 
   /** Every subject of `subjectType` with `permission` on `resource`, and the wildcard's share. */
-  async listSubjects(
+  listSubjects(
     tenant: TenantId,
     req: {
       resource: ObjectRef;
@@ -826,6 +895,23 @@ export class Engine {
     };
     zookie: Zookie;
   }> {
+    if (!tracing.enabled) return this.#listSubjects(tenant, req);
+    return traced(
+      "engine.listSubjects",
+      engineSpan(tenant),
+      () => this.#listSubjects(tenant, req),
+      (span, r) =>
+        span.setAttribute(
+          SPAN_ATTRIBUTES.items,
+          r.subjects.length + (r.wildcard !== undefined ? 1 : 0),
+        ),
+    );
+  }
+
+  async #listSubjects(
+    tenant: TenantId,
+    req: Parameters<Engine["listSubjects"]>[1],
+  ): ReturnType<Engine["listSubjects"]> {
     const view = await this.view(tenant, req.consistency);
     const now = this.#clock.now();
     // A slice of work at a time, with a turn of the event loop between slices.
@@ -997,4 +1083,33 @@ export function describeOutcome(o: Outcome): {
   return o.value === CONDITIONAL
     ? { permissionship: "CONDITIONAL", missingContext: o.missing }
     : { permissionship: permissionshipName(o) };
+}
+
+/** The start of an engine call's span: its tenant, and the items asked (CheckBulk). */
+function engineSpan(tenant: TenantId, items?: number): SpanStart {
+  return { attributes: { [SPAN_ATTRIBUTES.tenant]: tenant, [SPAN_ATTRIBUTES.items]: items } };
+}
+
+/** Puts the snapshot an engine call reads on its span: the revision, and index or store. */
+function annotateView(view: ReadView): void {
+  tracing.tracer.annotate({
+    [SPAN_ATTRIBUTES.revision]: view.revision,
+    [SPAN_ATTRIBUTES.source]: view.store === undefined ? "index" : "store",
+  });
+}
+
+/** Fetches the reads a store-backed round missed; with tracing on, in a span of its own. */
+function fetchRound(reader: StoreReader, round: number): Promise<void> {
+  if (!tracing.enabled) return reader.fetchMisses();
+  return traced(
+    "engine.round",
+    {
+      attributes: {
+        [SPAN_ATTRIBUTES.tenant]: reader.tenant,
+        [SPAN_ATTRIBUTES.round]: round,
+        [SPAN_ATTRIBUTES.reads]: reader.pendingReads,
+      },
+    },
+    () => reader.fetchMisses(),
+  );
 }

@@ -102,6 +102,11 @@ export class StoreReader implements TupleReader {
     return this.#pending.size > 0;
   }
 
+  /** How many distinct reads `fetchMisses` will bring. */
+  get pendingReads(): number {
+    return this.#pending.size;
+  }
+
   entry(type: string, relation: string, id: string): RelationEntry | undefined {
     const key = `${this.#prefix}F\u0000${type}\u0000${relation}\u0000${id}`;
     const hit = this.#cache.get(key);

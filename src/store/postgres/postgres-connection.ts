@@ -5,7 +5,9 @@
  */
 import pg from "pg";
 import type { Clock, Revision } from "../../core/index.js";
+import { tracing } from "../../core/tracing.js";
 import { datastoreClosed, tenantNotFound } from "../argument-checks.js";
+import { tracedQuery } from "../traced-query.js";
 import { isConnectionFailure, wrapPostgresError } from "./postgres-errors.js";
 import { migratePostgres } from "./postgres-migrations.js";
 
@@ -152,11 +154,21 @@ export class PostgresConnection {
    * Runs one statement on the pool. `prepared` statements are parsed and planned once per
    * connection (named after a digest of their text), which is most of a point read's cost.
    */
-  async query<Row extends pg.QueryResultRow>(
+  query<Row extends pg.QueryResultRow>(
     action: string,
     sql: string,
     values: unknown[] = [],
     prepared = false,
+  ): Promise<Row[]> {
+    if (!tracing.enabled) return this.#query(action, sql, values, prepared);
+    return tracedQuery("postgresql", action, () => this.#query(action, sql, values, prepared));
+  }
+
+  async #query<Row extends pg.QueryResultRow>(
+    action: string,
+    sql: string,
+    values: unknown[],
+    prepared: boolean,
   ): Promise<Row[]> {
     if (this.#closed) throw datastoreClosed();
     try {
@@ -173,10 +185,19 @@ export class PostgresConnection {
    * Runs `fn` in a READ COMMITTED transaction on one pooled client, under the time limit of
    * ordinary calls or (with `bulk`) of bulk work.
    */
-  async transaction<T>(
+  transaction<T>(
     action: string,
     fn: (tx: PostgresTx) => Promise<T>,
     options: TransactionOptions = {},
+  ): Promise<T> {
+    if (!tracing.enabled) return this.#transaction(action, fn, options);
+    return tracedQuery("postgresql", action, () => this.#transaction(action, fn, options));
+  }
+
+  async #transaction<T>(
+    action: string,
+    fn: (tx: PostgresTx) => Promise<T>,
+    options: TransactionOptions,
   ): Promise<T> {
     if (this.#closed) throw datastoreClosed();
     let client: pg.PoolClient;

@@ -5,7 +5,9 @@
  * inside one call and two calls of this process never interleave.
  */
 import type { Clock, Revision } from "../../core/index.js";
+import { tracing } from "../../core/tracing.js";
 import { checkReadable, datastoreClosed, tenantNotFound } from "../argument-checks.js";
+import { tracedQuery } from "../traced-query.js";
 import type {
   SqliteDatabase,
   SqliteStatement,
@@ -97,7 +99,12 @@ export class SqliteConnection {
    * Runs `fn` with the bounded busy retry: the driver already waited the busy timeout inside
    * the call, so a retry only helps against a writer that holds the lock a little longer.
    */
-  async run<T>(action: string, fn: () => T): Promise<T> {
+  run<T>(action: string, fn: () => T): Promise<T> {
+    if (!tracing.enabled) return this.#run(action, fn);
+    return tracedQuery("sqlite", action, () => this.#run(action, fn));
+  }
+
+  async #run<T>(action: string, fn: () => T): Promise<T> {
     if (this.#closed) throw datastoreClosed();
     for (let attempt = 0; ; attempt++) {
       try {
