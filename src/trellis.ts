@@ -57,6 +57,8 @@ import type {
   RelationshipFilter as StoreFilter,
 } from "./store/datastore.js";
 import { type OpenDatastoreOptions, openDatastore } from "./store/open.js";
+import type { TracingHandle } from "./telemetry/index.js";
+import { otlpTracesUrl } from "./telemetry/otlp-url.js";
 
 /** The preset schemas shipped in the package's `schema/` folder. */
 export type PresetName = "docs" | "rbac" | "abac";
@@ -80,6 +82,14 @@ export interface TrellisOptions extends Omit<EngineOptions, "zookieSecret"> {
   readonly zookieSecret?: string | Uint8Array;
   /** Write this preset schema when the tenant has no schema yet (an existing one is kept). */
   readonly preset?: PresetName;
+  /**
+   * Send OpenTelemetry traces (service `trellis`) over OTLP/HTTP to this collector, as
+   * `OTEL_EXPORTER_OTLP_ENDPOINT` names one (`http://127.0.0.1:4318`; spans go to its
+   * `/v1/traces`): a span per engine call and store query, under the application's active span
+   * when it has its own OpenTelemetry set up. Process-wide; the rest is sent at `close()`.
+   * Default: off, at no cost.
+   */
+  readonly otelEndpoint?: string;
 }
 
 export const TRELLIS_DEFAULTS = {
@@ -87,7 +97,14 @@ export const TRELLIS_DEFAULTS = {
   tenant: "default",
 } as const;
 
-const OWN_OPTIONS = ["datastore", "datastoreOptions", "tenant", "zookieSecret", "preset"];
+const OWN_OPTIONS = [
+  "datastore",
+  "datastoreOptions",
+  "tenant",
+  "zookieSecret",
+  "preset",
+  "otelEndpoint",
+];
 const ENGINE_OPTIONS = [
   "clock",
   "maxDepth",
@@ -111,13 +128,15 @@ export class Trellis implements TrellisApi {
   /** The tenant every call acts on. */
   readonly tenant: TenantId;
   readonly #operations: Operations;
+  readonly #tracing: TracingHandle | undefined;
   #lastZookie: Zookie | undefined;
   #closed = false;
 
-  private constructor(engine: Engine, tenant: TenantId) {
+  private constructor(engine: Engine, tenant: TenantId, tracing?: TracingHandle) {
     this.engine = engine;
     this.tenant = tenant;
     this.#operations = new Operations(engine);
+    this.#tracing = tracing;
   }
 
   /**
@@ -141,6 +160,12 @@ export class Trellis implements TrellisApi {
         `option preset must be one of ${[...PRESETS].join(", ")}, got ${String(options.preset)}`,
       );
     }
+    if (options.otelEndpoint !== undefined) {
+      if (typeof options.otelEndpoint !== "string") {
+        throw new TypeError("option otelEndpoint must be a URL string");
+      }
+      otlpTracesUrl(options.otelEndpoint);
+    }
     const engineOptions: Partial<EngineOptions> = {};
     for (const name of ENGINE_OPTIONS) {
       if (options[name] !== undefined) Object.assign(engineOptions, { [name]: options[name] });
@@ -151,18 +176,25 @@ export class Trellis implements TrellisApi {
       ...(options.clock !== undefined ? { clock: options.clock } : {}),
     });
     let engine: Engine | undefined;
+    let tracing: TracingHandle | undefined;
     try {
+      if (options.otelEndpoint !== undefined) {
+        // Loaded only when asked for: without it no OpenTelemetry code runs at all.
+        const { startTracing } = await import("./telemetry/index.js");
+        tracing = startTracing({ endpoint: options.otelEndpoint });
+      }
       engine = new Engine(store, {
         ...engineOptions,
         zookieSecret: options.zookieSecret ?? (await storedZookieSecret(store, datastore)),
       });
       await ensureTenant(store, tenant);
-      const trellis = new Trellis(engine, tenant);
+      const trellis = new Trellis(engine, tenant, tracing);
       if (options.preset !== undefined) await trellis.#writePresetIfEmpty(options.preset);
       return trellis;
     } catch (err) {
       await engine?.close();
       await store.close();
+      await tracing?.shutdown();
       throw err;
     }
   }
@@ -414,7 +446,11 @@ export class Trellis implements TrellisApi {
     try {
       await this.engine.close();
     } finally {
-      await this.engine.store.close();
+      try {
+        await this.engine.store.close();
+      } finally {
+        await this.#tracing?.shutdown();
+      }
     }
   }
 

@@ -21,6 +21,8 @@ import { type CaveatLimits, DEFAULT_CAVEAT_LIMITS } from "../schema/caveat-limit
 import { composeSchemaFile } from "../schema/schema-files.js";
 import type { Datastore } from "../store/datastore.js";
 import { openDatastore } from "../store/open.js";
+import type { TracingHandle } from "../telemetry/index.js";
+import { otlpTracesUrl } from "../telemetry/otlp-url.js";
 import type { Output } from "./schema-command.js";
 
 /** A bad flag or environment variable; the message names it. */
@@ -68,6 +70,8 @@ export interface ServeConfig {
   readonly authFailuresPerMinute: number;
   /** Audit lines go to this file; undefined: to stderr with the request log. */
   readonly auditLog: string | undefined;
+  /** The OTLP/HTTP collector traces go to (`--otel-endpoint`); undefined: tracing off. */
+  readonly otelEndpoint?: string;
 }
 
 /** The raw option values commander collects (strings; the booleans as flags). */
@@ -112,6 +116,7 @@ export interface ServeFlags {
   readonly jwtClockTolerance?: string;
   readonly authFailuresPerMinute?: string;
   readonly auditLog?: string;
+  readonly otelEndpoint?: string;
 }
 
 interface FlagSpec {
@@ -386,6 +391,13 @@ const FLAGS: readonly FlagSpec[] = [
     defaultValue: `${DEFAULT_SHUTDOWN_GRACE_MS / 1000}s`,
   },
   {
+    flag: "--otel-endpoint <url>",
+    key: "otelEndpoint",
+    env: "OTEL_EXPORTER_OTLP_ENDPOINT",
+    description:
+      "send OpenTelemetry traces over OTLP/HTTP to this collector, e.g. http://127.0.0.1:4318 (to its /v1/traces); spans per request, engine call and store query (default: off, at no cost)",
+  },
+  {
     flag: "--log-level <level>",
     key: "logLevel",
     env: "TRELLIS_LOG_LEVEL",
@@ -543,6 +555,15 @@ export function resolveServeConfig(
 
   const jwt = resolveJwt(value, readText, insecureDev);
 
+  const otelEndpoint = value("otelEndpoint");
+  if (otelEndpoint !== undefined) {
+    try {
+      otlpTracesUrl(otelEndpoint);
+    } catch (err) {
+      throw new UsageError(`--otel-endpoint: ${(err as Error).message}`);
+    }
+  }
+
   return {
     listen,
     datastore,
@@ -555,6 +576,7 @@ export function resolveServeConfig(
       1_000_000,
     ),
     auditLog: value("auditLog"),
+    ...(otelEndpoint !== undefined ? { otelEndpoint } : {}),
     preset: presetText as Preset | undefined,
     ...(schema !== undefined ? { schema } : {}),
     insecureDev,
@@ -820,7 +842,14 @@ export async function runServe(
   let store: Datastore | undefined;
   let engine: Engine | undefined;
   let jwt: JwtVerifier | undefined;
+  let tracingHandle: TracingHandle | undefined;
   try {
+    if (config.otelEndpoint !== undefined) {
+      // Loaded only when asked for: with tracing off no OpenTelemetry code runs at all.
+      const { startTracing } = await import("../telemetry/index.js");
+      tracingHandle = startTracing({ endpoint: config.otelEndpoint });
+      log.info({ url: otlpTracesUrl(config.otelEndpoint) }, "exporting OpenTelemetry traces");
+    }
     store = await openDatastore(
       config.datastore,
       config.sqliteSynchronous !== undefined ? { synchronous: config.sqliteSynchronous } : {},
@@ -906,6 +935,8 @@ export async function runServe(
     jwt?.close();
     await engine?.close();
     await store?.close();
+    // Sends the spans still waiting for a batch.
+    await tracingHandle?.shutdown();
     log.flush();
   }
 }
