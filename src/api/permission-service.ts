@@ -5,7 +5,6 @@
  */
 import { invalidArgument, TrellisError } from "../core/errors.js";
 import type { CheckBulkItem, Engine } from "../engine/engine.js";
-import { encodeCursor as listObjectsCursor } from "../engine/list-objects.js";
 import type {
   CheckBulkRequest,
   CheckBulkRequestItem,
@@ -21,6 +20,7 @@ import type {
   ListSubjectsResponse,
   PermissionServiceServer,
 } from "../gen/trellis/v1/permission_service.js";
+import { Operations } from "../operations/operations.js";
 import {
   consistencyFromProto,
   contextFromProto,
@@ -46,13 +46,14 @@ export function permissionService(
   pipeline: RequestPipeline,
   limits: ServerLimits,
 ): PermissionServiceServer {
+  const ops = new Operations(engine);
   return {
     check: pipeline.unary<CheckRequest, CheckResponse>(`${SERVICE}/Check`, async (req, ctx) => {
       const resource = objectRefFromProto(req.resource, "resource");
       const permission = memberName(req.permission, "permission");
       const subject = subjectRefFromProto(req.subject, "subject");
       const context = contextFromProto(req.context);
-      const result = await engine.check(ctx.tenant, {
+      const result = await ops.check(ctx.tenant, {
         resource,
         permission,
         subject,
@@ -80,15 +81,9 @@ export function permissionService(
         const consistency = consistencyFromProto(req.consistency);
         // A malformed item is that item's error; the others are still answered.
         const parsed = req.items.map((item, i) => parseBulkItem(item, `items[${i}]`));
-        const valid = parsed.filter((p): p is CheckBulkItem => !(p instanceof TrellisError));
-        const { results, zookie } = await engine.checkBulk(ctx.tenant, valid, consistency);
-        let next = 0;
-        const pairs = parsed.map((p, i): CheckBulkResponsePair => {
+        const { results, zookie } = await ops.checkBulk(ctx.tenant, parsed, consistency);
+        const pairs = results.map((result, i): CheckBulkResponsePair => {
           const request = req.items[i];
-          if (p instanceof TrellisError) {
-            return { request, response: { $case: "error", error: itemFailure(p) } };
-          }
-          const result = results[next++]!;
           if ("error" in result) {
             return { request, response: { $case: "error", error: itemFailure(result.error) } };
           }
@@ -110,7 +105,7 @@ export function permissionService(
     expand: pipeline.unary<ExpandRequest, ExpandResponse>(`${SERVICE}/Expand`, async (req, ctx) => {
       const resource = objectRefFromProto(req.resource, "resource");
       const permission = memberName(req.permission, "permission");
-      const { tree, zookie } = await engine.expand(ctx.tenant, {
+      const { tree, zookie } = await ops.expand(ctx.tenant, {
         resource,
         permission,
         consistency: consistencyFromProto(req.consistency),
@@ -127,24 +122,31 @@ export function permissionService(
         const subject = subjectRefFromProto(req.subject, "subject");
         const context = contextFromProto(req.context);
         const cursor = cursorFromProto(req.optionalCursor);
-        const page = await engine.listObjects(ctx.tenant, {
-          resourceType,
-          permission,
-          subject,
-          consistency: consistencyFromProto(req.consistency),
-          ...(context !== undefined ? { context } : {}),
-          ...(cursor !== undefined ? { cursor } : {}),
-          ...(req.optionalLimit > 0 ? { limit: req.optionalLimit } : {}),
-        });
-        const listedAt = zookieToProto(page.zookie);
-        for (const object of page.objects) {
-          await out.write({
-            listedAt,
-            objectId: object.id,
-            permissionship: permissionshipToProto(object.permissionship),
-            partialCaveatInfo: partialCaveatInfoToProto(object.missingContext),
-            afterResultCursor: { token: listObjectsCursor(object.id) },
-          });
+        const pages = ops.listObjects(
+          ctx.tenant,
+          {
+            resourceType,
+            permission,
+            subject,
+            consistency: consistencyFromProto(req.consistency),
+            ...(context !== undefined ? { context } : {}),
+            ...(cursor !== undefined ? { cursor } : {}),
+            ...(req.optionalLimit > 0 ? { limit: req.optionalLimit } : {}),
+          },
+          ctx.signal,
+        );
+        // Written page by page as computed: a large listing streams while it runs.
+        for await (const page of pages) {
+          const listedAt = zookieToProto(page.zookie);
+          for (const object of page.items) {
+            await out.write({
+              listedAt,
+              objectId: object.id,
+              permissionship: permissionshipToProto(object.permissionship),
+              partialCaveatInfo: partialCaveatInfoToProto(object.missingContext),
+              afterResultCursor: { token: object.cursor },
+            });
+          }
         }
       },
     ),
@@ -162,7 +164,7 @@ export function permissionService(
             ? undefined
             : memberName(relation, "optional_subject_relation");
         const context = contextFromProto(req.context);
-        const result = await engine.listSubjects(ctx.tenant, {
+        const { zookie, items } = await ops.listSubjects(ctx.tenant, {
           resource,
           permission,
           subjectType,
@@ -170,24 +172,15 @@ export function permissionService(
           ...(subjectRelation !== undefined ? { subjectRelation } : {}),
           ...(context !== undefined ? { context } : {}),
         });
-        const listedAt = zookieToProto(result.zookie);
-        // `*` sorts before every id character, so the wildcard first keeps id order.
-        if (result.wildcard !== undefined) {
-          await out.write({
-            listedAt,
-            subjectObjectId: "*",
-            permissionship: permissionshipToProto(result.wildcard.permissionship),
-            partialCaveatInfo: partialCaveatInfoToProto(result.wildcard.missingContext),
-            excludedSubjectIds: [...result.wildcard.excluded],
-          });
-        }
-        for (const subject of result.subjects) {
+        const listedAt = zookieToProto(zookie);
+        // The wildcard comes first (`*` sorts before every id character), then by id.
+        for (const subject of items) {
           await out.write({
             listedAt,
             subjectObjectId: subject.id,
             permissionship: permissionshipToProto(subject.permissionship),
             partialCaveatInfo: partialCaveatInfoToProto(subject.missingContext),
-            excludedSubjectIds: [],
+            excludedSubjectIds: [...subject.excluded],
           });
         }
       },

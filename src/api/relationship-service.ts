@@ -1,6 +1,6 @@
 /**
- * RelationshipService: Write, Delete, Read, Import, Export and Watch, translated to the engine
- * (writes are validated against the schema there) and the store (snapshot reads, changelog).
+ * RelationshipService: Write, Delete, Read, Import, Export and Watch, translated to the
+ * operation layer (writes are validated against the schema there).
  */
 import type { Logger } from "pino";
 import { invalidArgument, TrellisError } from "../core/errors.js";
@@ -22,8 +22,8 @@ import type {
   WriteRequest,
   WriteResponse,
 } from "../gen/trellis/v1/relationship_service.js";
+import { Operations } from "../operations/operations.js";
 import type { Precondition } from "../store/datastore.js";
-import { cursorAfter } from "../store/index.js";
 import {
   consistencyFromProto,
   cursorFromProto,
@@ -56,8 +56,8 @@ export interface RelationshipServiceDeps {
 }
 
 export function relationshipService(deps: RelationshipServiceDeps): RelationshipServiceServer {
-  const { engine, pipeline, limits, metrics, logger } = deps;
-  const store = engine.store;
+  const { engine, pipeline, limits, logger } = deps;
+  const ops = new Operations(engine);
 
   const preconditionsOf = (list: WriteRequest["preconditions"]): Precondition[] => {
     if (list.length > limits.maxPreconditionsPerWrite) {
@@ -86,7 +86,7 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
         mutationFromProto(u, `updates[${i}]`, limits.maxCaveatContextBytes),
       );
       try {
-        const { zookie } = await engine.writeRelationships(ctx.tenant, mutations, preconditions);
+        const { zookie } = await ops.writeRelationships(ctx.tenant, mutations, preconditions);
         return { writtenAt: zookieToProto(zookie) };
       } catch (err) {
         throw respellRelationshipField(err, "mutations", "updates");
@@ -104,7 +104,7 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
         );
       }
       const limit = req.optionalLimit === 0 ? max : req.optionalLimit;
-      const result = await engine.deleteRelationships(ctx.tenant, filter, {
+      const result = await ops.deleteRelationships(ctx.tenant, filter, {
         limit,
         allowPartial: req.allowPartialDeletions,
         preconditions,
@@ -122,29 +122,27 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
       { defaultDeadline: false },
       async (req, ctx, out) => {
         const filter = filterFromProto(req.filter, "filter");
-        const view = await engine.view(ctx.tenant, consistencyFromProto(req.consistency));
-        const readAt = zookieToProto(view.zookie);
-        // Per-item cursors are the store's own page cursors, so any item is a resume point.
-        let cursor = cursorFromProto(req.optionalCursor);
-        let remaining = req.optionalLimit === 0 ? Number.POSITIVE_INFINITY : req.optionalLimit;
-        while (remaining > 0) {
-          const pageCursor = cursor;
-          const page = await metrics.timeStore("readByFilter", () =>
-            store.readByFilter(ctx.tenant, view.revision, filter, {
-              limit: Math.min(remaining, limits.streamBatchSize),
-              ...(pageCursor !== undefined ? { cursor: pageCursor } : {}),
-            }),
-          );
-          for (const rel of page.relationships) {
+        const cursor = cursorFromProto(req.optionalCursor);
+        const pages = ops.readRelationships(
+          ctx.tenant,
+          filter,
+          {
+            consistency: consistencyFromProto(req.consistency),
+            ...(cursor !== undefined ? { cursor } : {}),
+            ...(req.optionalLimit > 0 ? { limit: req.optionalLimit } : {}),
+            pageSize: limits.streamBatchSize,
+          },
+          ctx.signal,
+        );
+        for await (const page of pages) {
+          const readAt = zookieToProto(page.zookie);
+          for (const item of page.items) {
             await out.write({
               readAt,
-              relationship: relationshipToProto(rel),
-              afterResultCursor: { token: cursorAfter(filter, rel) },
+              relationship: relationshipToProto(item.relationship),
+              afterResultCursor: { token: item.cursor },
             });
           }
-          remaining -= page.relationships.length;
-          if (page.cursor === undefined) break;
-          cursor = page.cursor;
         }
       },
     ),
@@ -173,8 +171,8 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
                 relationshipFromProto(r, `relationships[${i}]`, limits.maxCaveatContextBytes),
               );
               // One message is one batch: one transaction, all of it or nothing.
-              const result = await engine
-                .importRelationships(ctx.tenant, relationships, { batchSize: n })
+              const result = await ops
+                .importBatch(ctx.tenant, relationships)
                 .catch((err: unknown) => {
                   throw respellRelationshipField(err, "relationships", "relationships");
                 });
@@ -192,12 +190,7 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
           throw withTrailers(inImportMessage(err, index, imported), progress());
         }
         ctx.audit({ imported });
-        if (importedAt === undefined) {
-          const head = await metrics.timeStore("headRevision", () =>
-            store.headRevision(ctx.tenant),
-          );
-          importedAt = engine.zookies.encode(ctx.tenant, head);
-        }
+        importedAt ??= (await ops.importBatch(ctx.tenant, [])).zookie;
         return { importedAt: zookieToProto(importedAt), importedCount: imported };
       },
     ),
@@ -206,36 +199,36 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
       `${SERVICE}/Export`,
       { defaultDeadline: false },
       async (req, ctx, out) => {
-        const view = await engine.view(ctx.tenant, consistencyFromProto(req.consistency));
-        const exportedAt = zookieToProto(view.zookie);
-        let batch: PbRelationship[] = [];
-        let bytes = 0;
-        let sent = 0;
-        for await (const rel of store.export(ctx.tenant, view.revision)) {
-          ctx.signal.throwIfAborted();
-          const size = estimatedBytes(rel);
-          // Bounded by count and by size, so that a message stays under a client's 4 MiB.
-          if (
-            batch.length > 0 &&
-            (batch.length >= limits.streamBatchSize || bytes + size > MAX_STREAM_MESSAGE_BYTES)
-          ) {
-            await out.write({ exportedAt, relationships: batch });
-            sent++;
-            batch = [];
-            bytes = 0;
+        const pages = ops.exportRelationships(
+          ctx.tenant,
+          { consistency: consistencyFromProto(req.consistency), pageSize: limits.streamBatchSize },
+          ctx.signal,
+        );
+        for await (const page of pages) {
+          const exportedAt = zookieToProto(page.zookie);
+          // Bounded by size too, so that a message stays under a client's 4 MiB.
+          let batch: PbRelationship[] = [];
+          let bytes = 0;
+          for (const rel of page.items) {
+            const size = estimatedBytes(rel);
+            if (batch.length > 0 && bytes + size > MAX_STREAM_MESSAGE_BYTES) {
+              await out.write({ exportedAt, relationships: batch });
+              batch = [];
+              bytes = 0;
+            }
+            batch.push(relationshipToProto(rel));
+            bytes += size;
           }
-          batch.push(relationshipToProto(rel));
-          bytes += size;
+          // An empty tenant still gets one message: the snapshot it was exported at.
+          await out.write({ exportedAt, relationships: batch });
         }
-        // An empty tenant still gets one message: the snapshot it was exported at.
-        if (batch.length > 0 || sent === 0) await out.write({ exportedAt, relationships: batch });
       },
     ),
 
     watch: pipeline.serverStream<WatchRequest, WatchResponse>(
       `${SERVICE}/Watch`,
       { defaultDeadline: false },
-      (req, ctx, out) => watchChanges({ engine, limits, metrics }, req, ctx, out),
+      (req, ctx, out) => watchChanges(ops, limits, req, ctx, out),
     ),
   };
 }
