@@ -25,9 +25,17 @@ import { Operations } from "../operations/operations.js";
 import { checkTenantId } from "../store/argument-checks.js";
 import { adminService } from "./admin-service.js";
 import { guardAuthorizationHeaders } from "./authorization-header.js";
+import { SPICEDB_GATEWAY_ROUTES } from "./authzed/gateway-routes.js";
 import { addSpiceDBServices, SPICEDB_SERVICE_NAMES } from "./authzed/index.js";
 import { AuthenticatedCallers, type CallerResolver, InsecureDevCallers } from "./caller.js";
 import { routeGrpcLogs } from "./grpc-logging.js";
+import {
+  HttpFace,
+  type HttpListener,
+  listenHttp,
+  recordServices,
+  TRELLIS_JSON_ROUTES,
+} from "./http/index.js";
 import { formatListenAddress, parseListenAddress, resolvesToLoopback } from "./listen-address.js";
 import { PerTokenTenants } from "./per-token-tenants.js";
 import { permissionService } from "./permission-service.js";
@@ -78,6 +86,12 @@ export interface ServerOptions {
   metricsListen?: string;
   /** Serve TLS with this certificate chain and private key (PEM contents, not paths). */
   tls?: { cert: string; key: string };
+  /**
+   * `host:port` for HTTP/JSON (`api/http/`): every trellis.v1 RPC at its gRPC path and
+   * SpiceDB's gateway routes, served by the same handlers, credentials and limits as gRPC;
+   * HTTPS with `tls`. Absent: no HTTP listener.
+   */
+  httpListen?: string;
 }
 
 export interface ServerAuthOptions {
@@ -98,6 +112,8 @@ export interface RunningServer {
   readonly address: string;
   /** `host:port` of the metrics listener, when `metricsListen` was given. */
   readonly metricsAddress: string | undefined;
+  /** `host:port` of the HTTP/JSON listener, when `httpListen` was given. */
+  readonly httpAddress: string | undefined;
   /**
    * Stops accepting calls, ends open streams (UNAVAILABLE), lets unary calls in flight finish
    * for up to `graceMs` (default 10 000), then cuts whatever remains. Health turns NOT_SERVING
@@ -133,6 +149,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     options.metricsListen === undefined
       ? undefined
       : parseListenAddress(options.metricsListen, "metricsListen", "127.0.0.1");
+  const httpListen =
+    options.httpListen === undefined
+      ? undefined
+      : parseListenAddress(options.httpListen, "httpListen");
   try {
     checkTenantId(options.defaultTenant, "defaultTenant");
   } catch (err) {
@@ -144,6 +164,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (insecureDev && !listenHost.loopback) {
     throw new TypeError(
       `listen: insecure-dev mode serves without authentication and binds loopback addresses only (127.0.0.0/8, ::1), but ${listen.host} resolves to ${listenHost.addresses.join(", ") || "nothing"}`,
+    );
+  }
+  const httpHost = httpListen === undefined ? undefined : await resolvesToLoopback(httpListen.host);
+  if (insecureDev && httpListen !== undefined && httpHost?.loopback !== true) {
+    throw new TypeError(
+      `httpListen: insecure-dev mode serves without authentication and binds loopback addresses only (127.0.0.0/8, ::1), but ${httpListen.host} resolves to ${httpHost?.addresses.join(", ") || "nothing"}`,
     );
   }
   const ownLogger = options.logger === undefined;
@@ -196,6 +222,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     "grpc.max_receive_message_length": limits.maxReceiveMessageBytes,
   });
   guardAuthorizationHeaders(server);
+  // What is registered below is also what the HTTP face serves.
+  const registered = recordServices(server);
   server.addService(
     decodingFailuresAsArguments(PermissionServiceService),
     permissionService(engine, pipeline, limits),
@@ -264,6 +292,35 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   }
 
+  let httpListener: HttpListener | undefined;
+  if (httpListen !== undefined) {
+    try {
+      const face = new HttpFace({
+        routes: [...TRELLIS_JSON_ROUTES, ...SPICEDB_GATEWAY_ROUTES],
+        methods: registered,
+        maxMessageBytes: limits.maxReceiveMessageBytes,
+      });
+      httpListener = await listenHttp({
+        face,
+        host: httpListen.host,
+        port: httpListen.port,
+        ...(options.tls !== undefined ? { tls: options.tls } : {}),
+      });
+    } catch (err) {
+      probe.stop();
+      server.forceShutdown();
+      await metricsListener?.close();
+      endGrpcLogs();
+      throw err;
+    }
+    if (!insecureDev && options.tls === undefined && httpHost?.loopback !== true) {
+      logger.warn(
+        { http: httpListener.address },
+        "no TLS on a non-loopback HTTP address: credentials travel in clear text; serve TLS (--tls-cert, --tls-key) or terminate it in front of this server",
+      );
+    }
+  }
+
   if (insecureDev) {
     logger.warn(
       { address },
@@ -281,6 +338,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     {
       address,
       metrics: metricsListener?.address,
+      http: httpListener?.address,
       tls: options.tls !== undefined,
       auth: insecureDev ? "off" : options.auth?.jwt !== undefined ? "api keys, jwt" : "api keys",
       limits,
@@ -291,7 +349,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let closing: Promise<void> | undefined;
   const close = async (graceMs: number): Promise<void> => {
     probe.stop();
-    const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    const drained = Promise.all([
+      new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+      httpListener?.close(),
+    ]);
     pipeline.cancelStreams(new TrellisError("UNAVAILABLE", "the server is shutting down"));
     let timer: NodeJS.Timeout | undefined;
     const forced = await Promise.race([
@@ -304,6 +365,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (forced) {
       logger.warn({ graceMs }, "calls still open after the grace period: closing them");
       server.forceShutdown();
+      httpListener?.destroy();
     }
     await metricsListener?.close();
     authenticator?.flush();
@@ -315,6 +377,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     address,
     metricsAddress: metricsListener?.address,
+    httpAddress: httpListener?.address,
     close(closeOptions = {}) {
       const graceMs = closeOptions.graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
       if (!Number.isFinite(graceMs) || graceMs < 0) {

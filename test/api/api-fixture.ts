@@ -231,6 +231,8 @@ export interface ApiFixtureOptions {
   readonly tuples?: readonly string[];
   readonly limits?: ServerOptions["limits"];
   readonly metricsListen?: string;
+  /** Also serve HTTP/JSON here (`127.0.0.1:0` picks a port; see `server.httpAddress`). */
+  readonly httpListen?: string;
   readonly logger?: Logger;
   readonly engineOptions?: Partial<EngineOptions>;
   /** Serve with caller authentication (insecure-dev otherwise). */
@@ -269,6 +271,7 @@ export async function startApiFixture(options: ApiFixtureOptions = {}): Promise<
     logger: options.logger ?? pino({ level: "silent" }),
     ...(options.limits !== undefined ? { limits: options.limits } : {}),
     ...(options.metricsListen !== undefined ? { metricsListen: options.metricsListen } : {}),
+    ...(options.httpListen !== undefined ? { httpListen: options.httpListen } : {}),
   });
   const creds = credentials.createInsecure();
   const clients = {
