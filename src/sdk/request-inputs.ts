@@ -25,6 +25,7 @@ import {
   validateSubjectRef,
 } from "../core/relationship.js";
 import type { Consistency } from "../core/revision.js";
+import { caveatContextToWire } from "./caveat-values.js";
 import type {
   CheckBulkItemInput,
   ListedObject,
@@ -71,7 +72,11 @@ export function relationshipOf(input: RelationshipInput, field = "relationship")
   if (typeof input === "string") return parseRelationship(input, field);
   if (!isObject(input)) throw new TypeError(`${field} must be a tuple string or a Relationship`);
   validateRelationship(input, field);
-  return input;
+  const context = input.caveat?.context;
+  if (context === undefined) return input;
+  // Dates, `{ seconds }` durations, bigints and bytes in the written context: in wire form.
+  const wire = caveatContextToWire(context, `${field}.caveat.context`);
+  return wire === context ? input : { ...input, caveat: { ...input.caveat!, context: wire } };
 }
 
 const MUTATION_OPS: ReadonlySet<string> = new Set<MutationOp>(["CREATE", "TOUCH", "DELETE"]);
@@ -191,13 +196,18 @@ export function checkItemOf(
   }
 }
 
-/** A request's caveat context: a JSON object, or `undefined` when absent or empty. */
+/**
+ * A request's caveat context: an object, or `undefined` when absent or empty. Its values are
+ * put in wire form (`caveat-values.ts`: a `Date` as an RFC 3339 string, `{ seconds }` as a
+ * duration string, …).
+ */
 export function contextOf(context: unknown, field = "context"): CaveatContext | undefined {
   if (context === undefined) return undefined;
   if (!isObject(context) || Array.isArray(context)) {
     throw invalidArgument("caveat context must be a JSON object", field);
   }
-  return Object.keys(context).length === 0 ? undefined : (context as CaveatContext);
+  if (Object.keys(context).length === 0) return undefined;
+  return caveatContextToWire(context as CaveatContext, field);
 }
 
 /**
