@@ -4,11 +4,13 @@
  * UNAVAILABLE are retried with backoff when repeating them is safe; streamed answers are async
  * iterators that cancel their call when the consumer stops early.
  */
+import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   type ChannelCredentials,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type ClientWritableStream,
   credentials,
   type CallOptions as GrpcCallOptions,
   Metadata,
@@ -17,12 +19,24 @@ import {
 import { invalidArgument, TrellisError } from "../core/errors.js";
 import type { Relationship } from "../core/relationship.js";
 import type { Zookie } from "../core/revision.js";
+import { AdminServiceClient, type ApiKey as PbApiKey } from "../gen/trellis/v1/admin_service.js";
 import {
   type CheckBulkRequestItem,
   PermissionServiceClient,
 } from "../gen/trellis/v1/permission_service.js";
-import { RelationshipServiceClient } from "../gen/trellis/v1/relationship_service.js";
+import {
+  type ImportRequest,
+  type ImportResponse,
+  RelationshipServiceClient,
+} from "../gen/trellis/v1/relationship_service.js";
 import { SchemaServiceClient } from "../gen/trellis/v1/schema_service.js";
+import type {
+  ApiKeyInfo,
+  CreateApiKeyInput,
+  CreatedApiKey,
+  ExportBatch,
+  ImportResult,
+} from "./admin-api.js";
 import {
   type CallOptions,
   checkDeadlineMs,
@@ -46,6 +60,7 @@ import {
   type ParsedCheckItem,
   positiveIntegerOf,
   preconditionsOf,
+  relationshipOf,
   subjectRefOf,
   subjectTypeOf,
   typeNameOf,
@@ -69,6 +84,7 @@ import type {
   ReadOptions,
   ReadSchemaResult,
   RelationshipFilter,
+  RelationshipInput,
   SubjectInput,
   TrellisApi,
   WatchEvent,
@@ -88,6 +104,7 @@ import {
   objectRefToWire,
   preconditionToWire,
   relationshipFromWire,
+  relationshipToWire,
   subjectRefToWire,
   traceFromWire,
   zookieFromWire,
@@ -114,6 +131,21 @@ function cancelled(signal: AbortSignal): TrellisError {
   return new TrellisError("CANCELLED", "the call was cancelled", { cause: signal.reason });
 }
 
+function apiKeyFromWire(key: PbApiKey | undefined): ApiKeyInfo {
+  if (key === undefined || key.createdAt === undefined) {
+    throw new TrellisError("INTERNAL", "the server sent an API key without its fields");
+  }
+  return {
+    id: key.keyId,
+    tenant: key.tenant,
+    scopes: key.scopes,
+    description: key.description,
+    createdAt: key.createdAt,
+    ...(key.optionalExpiresAt !== undefined ? { expiresAt: key.optionalExpiresAt } : {}),
+    ...(key.optionalRevokedAt !== undefined ? { revokedAt: key.optionalRevokedAt } : {}),
+  };
+}
+
 function grpcCallOptions(deadline: number): Partial<GrpcCallOptions> {
   return deadline === Number.POSITIVE_INFINITY ? {} : { deadline };
 }
@@ -132,6 +164,7 @@ export class TrellisClient implements TrellisApi {
   readonly #permissions: PermissionServiceClient;
   readonly #relationships: RelationshipServiceClient;
   readonly #schema: SchemaServiceClient;
+  readonly #admin: AdminServiceClient;
   /** Calls in flight, cancelled by `close`. */
   readonly #active = new Set<{ cancel(): void }>();
   #lastZookie: Zookie | undefined;
@@ -155,6 +188,7 @@ export class TrellisClient implements TrellisApi {
     const channelOverride = this.#permissions.getChannel();
     this.#relationships = new RelationshipServiceClient(address, creds, { channelOverride });
     this.#schema = new SchemaServiceClient(address, creds, { channelOverride });
+    this.#admin = new AdminServiceClient(address, creds, { channelOverride });
   }
 
   get lastZookie(): Zookie | undefined {
@@ -430,6 +464,170 @@ export class TrellisClient implements TrellisApi {
     }
   }
 
+  // ---- bulk transfers -------------------------------------------------------------------
+
+  /**
+   * Creates relationships in bulk (CREATE: one that exists fails the batch it is in). Each
+   * batch is one message and one atomic write on the server (at most its `--max-import-batch`,
+   * 10 000 by default); batches before a failing one stay written. `onBatch` is told after each
+   * batch is sent. Never retried: a lost stream may have written part of it.
+   */
+  async importRelationships(
+    batches: Iterable<readonly RelationshipInput[]> | AsyncIterable<readonly RelationshipInput[]>,
+    options: CallOptions & { readonly onBatch?: (sent: number) => void } = {},
+  ): Promise<ImportResult> {
+    this.#checkOpen();
+    const { signal } = options;
+    if (signal?.aborted) throw cancelled(signal);
+    let call: ClientWritableStream<ImportRequest> | undefined;
+    const finished = new Promise<ImportResponse>((resolve, reject) => {
+      call = this.#relationships.import(
+        this.#metadata(),
+        grpcCallOptions(this.#deadline(options)),
+        (error, response) => (error === null ? resolve(response) : reject(errorFromGrpc(error))),
+      );
+    });
+    const stream = call!;
+    this.#active.add(stream);
+    const onAbort = () => stream.cancel();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    // A failure the server reports while batches are still being sent ends the sending.
+    let failed = false;
+    finished.catch(() => {
+      failed = true;
+    });
+    try {
+      let index = 0;
+      for await (const batch of batches) {
+        if (failed) break;
+        if (!Array.isArray(batch)) throw new TypeError("each import batch must be an array");
+        const relationships = batch.map((r, i) =>
+          relationshipToWire(relationshipOf(r, `batches[${index}][${i}]`)),
+        );
+        index++;
+        if (!stream.write({ relationships })) {
+          // Backpressure: wait until the batch is sent, or the call has ended.
+          const settled = finished.then(
+            () => undefined,
+            () => undefined,
+          );
+          await Promise.race([once(stream, "drain").catch(() => undefined), settled]);
+        }
+        options.onBatch?.(relationships.length);
+      }
+      stream.end();
+      const res = await finished;
+      const zookie = zookieFromWire(res.importedAt, "Import");
+      this.#lastZookie = zookie;
+      return { zookie, imported: Number(res.importedCount) };
+    } catch (err) {
+      if (signal?.aborted) throw cancelled(signal);
+      stream.cancel();
+      // The server's reason, when it gave one, says more than the local symptom.
+      throw await finished.then(
+        () => err,
+        (serverError: unknown) => serverError,
+      );
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      this.#active.delete(stream);
+    }
+  }
+
+  /**
+   * Every relationship at one snapshot, in batches, in a stable order; the schema read with
+   * `{ atExactSnapshot: batch.zookie }` belongs with them. Give it a `deadlineMs` fitting the
+   * data (the client's default applies otherwise).
+   */
+  async *exportRelationships(
+    options: ConsistencyOptions & CallOptions = {},
+  ): AsyncGenerator<ExportBatch, void, undefined> {
+    const stream = this.#stream(
+      "RelationshipService/Export",
+      this.#relationships.export.bind(this.#relationships),
+      { consistency: consistencyToWire(consistencyOf(options.consistency)) },
+      options,
+    );
+    for await (const message of stream) {
+      yield {
+        zookie: zookieFromWire(message.exportedAt, "Export"),
+        relationships: message.relationships.map(relationshipFromWire),
+      };
+    }
+  }
+
+  // ---- administration (AdminService; the `admin` scope) ----------------------------------
+
+  /** Creates an API key; its token is in the answer, and nowhere ever again. Not retried. */
+  async createApiKey(input: CreateApiKeyInput, options: CallOptions = {}): Promise<CreatedApiKey> {
+    if (input === null || typeof input !== "object" || !Array.isArray(input.scopes)) {
+      throw new TypeError("createApiKey needs { scopes, tenant?, description?, expiresAt? }");
+    }
+    const res = await this.#unary(
+      "AdminService/CreateApiKey",
+      this.#admin.createApiKey.bind(this.#admin),
+      {
+        tenant: input.tenant ?? "",
+        scopes: [...input.scopes],
+        description: input.description ?? "",
+        optionalExpiresAt: input.expiresAt,
+      },
+      options,
+      false,
+    );
+    return { key: apiKeyFromWire(res.key), token: res.token };
+  }
+
+  /** The keys of a tenant (default: the caller's), newest first, without secrets. */
+  async listApiKeys(
+    input: { readonly tenant?: string } = {},
+    options: CallOptions = {},
+  ): Promise<ApiKeyInfo[]> {
+    const res = await this.#unary(
+      "AdminService/ListApiKeys",
+      this.#admin.listApiKeys.bind(this.#admin),
+      { tenant: input.tenant ?? "" },
+      options,
+    );
+    return res.keys.map(apiKeyFromWire);
+  }
+
+  /** Revokes a key by id; NOT_FOUND when there is none. */
+  async revokeApiKey(id: string, options: CallOptions = {}): Promise<ApiKeyInfo> {
+    if (typeof id !== "string") throw new TypeError("the key id must be a string");
+    const res = await this.#unary(
+      "AdminService/RevokeApiKey",
+      this.#admin.revokeApiKey.bind(this.#admin),
+      { keyId: id },
+      options,
+    );
+    return apiKeyFromWire(res.key);
+  }
+
+  /** Creates an empty tenant (an operator credential); ALREADY_EXISTS when it exists. */
+  async createTenant(tenant: string, options: CallOptions = {}): Promise<string> {
+    if (typeof tenant !== "string") throw new TypeError("the tenant must be a string");
+    const res = await this.#unary(
+      "AdminService/CreateTenant",
+      this.#admin.createTenant.bind(this.#admin),
+      { tenant },
+      options,
+      false,
+    );
+    return res.tenant;
+  }
+
+  /** Every tenant id, sorted (an operator credential). */
+  async listTenants(options: CallOptions = {}): Promise<string[]> {
+    const res = await this.#unary(
+      "AdminService/ListTenants",
+      this.#admin.listTenants.bind(this.#admin),
+      {},
+      options,
+    );
+    return res.tenants;
+  }
+
   // ---- changes --------------------------------------------------------------------------
 
   /**
@@ -477,6 +675,7 @@ export class TrellisClient implements TrellisApi {
     this.#active.clear();
     this.#relationships.close();
     this.#schema.close();
+    this.#admin.close();
     this.#permissions.close();
   }
 
