@@ -69,8 +69,8 @@ test: build lint ## install, build, lint, run every test, then @authzed/authzed-
 fuzz: build ## the property tests with many more runs
 	TRELLIS_FUZZ_RUNS=20000 npx vitest run
 
-serve: build ## start Trellis on the embedded SQLite default with the docs preset
-	./bin/trellis serve --insecure-dev --datastore sqlite:./data/trellis.db --preset docs
+serve: build ## start Trellis on the embedded SQLite default with the docs preset (gRPC :50051, HTTP/JSON :8080)
+	./bin/trellis serve --insecure-dev --datastore sqlite:./data/trellis.db --preset docs --http-listen 127.0.0.1:8080
 
 SCALE ?= small
 

@@ -50,6 +50,8 @@ export interface ServeConfig {
   readonly insecureDev: boolean;
   readonly tenant: string;
   readonly metricsListen: string | undefined;
+  /** `--http-listen`: HTTP/JSON beside gRPC; undefined: none. */
+  readonly httpListen: string | undefined;
   readonly tls: { readonly cert: string; readonly key: string } | undefined;
   readonly maxDepth: number;
   readonly maxStalenessMs: number;
@@ -84,6 +86,7 @@ export interface ServeFlags {
   readonly insecureDev?: boolean;
   readonly tenant?: string;
   readonly metricsListen?: string;
+  readonly httpListen?: string;
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   readonly maxDepth?: string;
@@ -176,6 +179,13 @@ const FLAGS: readonly FlagSpec[] = [
     env: "TRELLIS_METRICS_LISTEN",
     description:
       "serve Prometheus /metrics over HTTP, unauthenticated, at [host:]port; a bare port binds 127.0.0.1, any non-loopback host is warned about (labels name tenants) (default: off)",
+  },
+  {
+    flag: "--http-listen <host:port>",
+    key: "httpListen",
+    env: "TRELLIS_HTTP_LISTEN",
+    description:
+      "also serve HTTP/JSON here: every trellis.v1 RPC at its gRPC path (POST /trellis.v1.PermissionService/Check) and SpiceDB's gateway routes (POST /v1/permissions/check), streams as NDJSON, the same credentials and limits; HTTPS with --tls-cert (default: off)",
   },
   {
     flag: "--tls-cert <file>",
@@ -471,9 +481,11 @@ export function resolveServeConfig(
 
   const listen = value("listen")!;
   const metricsListen = value("metricsListen");
+  const httpListen = value("httpListen");
   for (const [key, address, defaultHost] of [
     ["listen", listen, undefined],
     ["metricsListen", metricsListen, "127.0.0.1"],
+    ["httpListen", httpListen, undefined],
   ] as const) {
     if (address === undefined) continue;
     try {
@@ -486,6 +498,15 @@ export function resolveServeConfig(
   if (insecureDev && !isLoopbackHost(host)) {
     throw new UsageError(
       `--listen: with --insecure-dev the server binds loopback addresses only (127.0.0.1, ::1, localhost), got ${listen}`,
+    );
+  }
+  if (
+    insecureDev &&
+    httpListen !== undefined &&
+    !isLoopbackHost(parseListenAddress(httpListen).host)
+  ) {
+    throw new UsageError(
+      `--http-listen: with --insecure-dev the server binds loopback addresses only (127.0.0.1, ::1, localhost), got ${httpListen}`,
     );
   }
 
@@ -582,6 +603,7 @@ export function resolveServeConfig(
     insecureDev,
     tenant,
     metricsListen,
+    httpListen,
     tls,
     maxDepth: integer(value("maxDepth")!, "--max-depth", 1, 10_000),
     maxStalenessMs: parseDuration(value("maxStaleness")!, "--max-staleness"),
@@ -771,11 +793,12 @@ async function prepareTenant(
   logger.info({ tenant: config.tenant, preset: config.preset }, "wrote the preset schema");
 }
 
-/** How to call the running server: a grpcurl line and an SDK snippet. */
+/** How to call the running server: a grpcurl line, an SDK snippet, and curl over HTTP/JSON. */
 export function callingHints(
   address: string,
   config: ServeConfig,
   metricsAddress?: string,
+  httpAddress?: string,
 ): string {
   const grpcurl = config.tls === undefined ? "grpcurl -plaintext" : "grpcurl -cacert CERT.pem";
   const check = JSON.stringify({
@@ -809,6 +832,13 @@ export function callingHints(
       : `  const trellis = new TrellisClient({ address: "${address}", tls: { ca: readFileSync("CERT.pem") }${token} });`,
     `  const { permissionship } = await trellis.check("document:readme", "view", "user:alice");`,
     "",
+    ...(httpAddress !== undefined
+      ? [
+          "Or over HTTP/JSON with curl:",
+          `  curl${config.tls === undefined ? "" : " --cacert CERT.pem"}${auth} -d '${check}' ${config.tls === undefined ? "http" : "https"}://${httpAddress}/trellis.v1.PermissionService/Check`,
+          "",
+        ]
+      : []),
     ...(metricsAddress !== undefined ? [`Metrics: http://${metricsAddress}/metrics`, ""] : []),
     "Stop with Ctrl-C (SIGINT) or SIGTERM.",
     "",
@@ -912,9 +942,10 @@ export async function runServe(
       limits: config.limits,
       logger: log,
       ...(config.metricsListen !== undefined ? { metricsListen: config.metricsListen } : {}),
+      ...(config.httpListen !== undefined ? { httpListen: config.httpListen } : {}),
       ...(config.tls !== undefined ? { tls: config.tls } : {}),
     });
-    io.out(callingHints(server.address, config, server.metricsAddress));
+    io.out(callingHints(server.address, config, server.metricsAddress, server.httpAddress));
     if (!stop.aborted) {
       await new Promise<void>((resolve) =>
         stop.addEventListener("abort", () => resolve(), { once: true }),
