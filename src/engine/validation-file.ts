@@ -18,6 +18,7 @@
 import { dirname, isAbsolute, resolve } from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
 import { invalidArgument, SchemaError, TrellisError } from "../core/errors.js";
+import type { ExpandedSubject } from "../core/permission.js";
 import {
   type CaveatContext,
   formatObjectRef,
@@ -34,7 +35,6 @@ import { parseSchema } from "../schema/parser.js";
 import { fileSystemSchemaFiles } from "../schema/schema-files.js";
 import type { CompiledSchema, Rewrite } from "../schema/types.js";
 import type { Engine, Permissionship } from "./engine.js";
-import type { ExpandedSubject } from "../core/permission.js";
 
 export type AssertionKind = "assertTrue" | "assertFalse" | "assertCaveated";
 

@@ -76,7 +76,9 @@ describe("a caveat that costs too much is refused when the schema is written", (
   test("an expression longer than the limit", () => {
     const expression = Array.from({ length: 3_000 }, () => "n").join(" + ");
     expect(expression.length).toBeGreaterThan(MAX_EXPRESSION_LENGTH);
-    expect(refusal("n int", `${expression} > 0`).message).toMatch(/exceeds the maximum/);
+    const err = refusal("n int", `${expression} > 0`);
+    expect(err.code).toBe("INVALID_ARGUMENT");
+    expect(err.message).toContain(String(MAX_EXPRESSION_LENGTH));
   });
 
   test("a chain nested deeper than the limit, without overflowing the stack", () => {

@@ -33,8 +33,8 @@ export const DEFAULT_CAVEAT_LIMITS: CaveatLimits = Object.freeze({
   maxCostPerRequest: 1_000_000,
 });
 
-/** Longest caveat expression, in characters. */
-export const MAX_EXPRESSION_LENGTH = 10_000;
+/** Longest caveat expression, in characters (as the schema's caveats together: `MAX_CAVEAT_TEXT`). */
+export const MAX_EXPRESSION_LENGTH = 8 * 1024;
 /** Deepest expression tree (a chain `a + b + …` nests one level per operator). */
 export const MAX_EXPRESSION_DEPTH = 500;
 /** Most comprehensions (`all`, `exists`, `map`, …) nested inside one another. */

@@ -2,7 +2,12 @@
 import type { Relationship, Revision, TenantId } from "../core/index.js";
 import type { Mutation, Precondition, RelationshipFilter } from "../core/relationship-filter.js";
 
-export type { Mutation, MutationOp, Precondition, PreconditionOp } from "../core/relationship-filter.js";
+export type {
+  Mutation,
+  MutationOp,
+  Precondition,
+  PreconditionOp,
+} from "../core/relationship-filter.js";
 
 export interface DeleteByFilterOptions {
   /**
