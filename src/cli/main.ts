@@ -1,4 +1,4 @@
 /** Entry point of the `trellis` executable (bin/trellis imports the built copy of this file). */
-import { buildProgram } from "./program.js";
+import { runCli } from "./program.js";
 
-await buildProgram().parseAsync(process.argv);
+process.exitCode = await runCli(process.argv.slice(2));

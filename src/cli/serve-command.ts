@@ -15,6 +15,7 @@ import { DEFAULT_SHUTDOWN_GRACE_MS, startServer } from "../api/server.js";
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "../api/server-limits.js";
 import { type JwtOptions, JwtVerifier, PinoAuditLog } from "../auth/index.js";
 import { systemClock } from "../core/clock.js";
+import { TrellisError } from "../core/errors.js";
 import { defaultMemoryBudget, ENGINE_DEFAULTS, Engine, GC_DEFAULTS } from "../engine/engine.js";
 import { storedZookieSecret } from "../engine/zookie-secret.js";
 import { type CaveatLimits, DEFAULT_CAVEAT_LIMITS } from "../schema/caveat-limits.js";
@@ -848,7 +849,7 @@ export function callingHints(
 
 /**
  * Runs the server until `stop` aborts; returns the exit code. Usage errors print to `io.err`
- * and return 2 before anything is opened; a failure to start returns 1.
+ * and return 2 before anything is opened; a failure to start returns 3.
  */
 export async function runServe(
   flags: ServeFlags,
@@ -959,9 +960,21 @@ export async function runServe(
       io.err(`trellis serve: ${err.message}\n`);
       return 2;
     }
-    log.error({ err }, "trellis serve failed");
-    io.err(`trellis serve: ${(err as Error).message}\n`);
-    return 1;
+    // A failure the store or the file system explains (a path that cannot hold the file, a
+    // database that is not there) is the one line below, with its reason; only an error
+    // nothing classified (a bug) is logged with its stack.
+    const errno = (err as NodeJS.ErrnoException).code;
+    if (!(err instanceof TrellisError) && typeof errno !== "string") {
+      log.error({ err }, "trellis serve failed");
+    }
+    const where =
+      typeof errno === "string" && !(err instanceof TrellisError)
+        ? `cannot open the datastore ${config.datastore}: `
+        : "";
+    const cause = (err as Error).cause;
+    const reason = cause instanceof Error && cause.message !== "" ? ` (${cause.message})` : "";
+    io.err(`trellis serve: ${where}${(err as Error).message}${reason}\n`);
+    return 3;
   } finally {
     jwt?.close();
     await engine?.close();
