@@ -113,12 +113,16 @@ describe("trellis serve refuses bad configurations before opening anything", () 
     expect(await refused({ insecureDev: true }, { TRELLIS_LISTEN: "10.0.0.1:50051" })).toContain(
       "--listen",
     );
+    expect(await refused({ insecureDev: true, httpListen: "0.0.0.0:8080" })).toContain(
+      "--http-listen",
+    );
   });
 
   test("with a malformed flag or variable, naming it", async () => {
     expect(await refused({ insecureDev: true, maxDepth: "deep" })).toContain("--max-depth");
     expect(await refused({ insecureDev: true, preset: "nope" })).toContain("--preset");
     expect(await refused({ insecureDev: true, datastore: "mysql://x" })).toContain("--datastore");
+    expect(await refused({ insecureDev: true, httpListen: "8080" })).toContain("--http-listen");
     expect(await refused({ insecureDev: true, tlsCert: join(dir, "missing.pem") })).toContain(
       "--tls-key",
     );
@@ -214,6 +218,44 @@ describe("trellis serve runs", () => {
       await expectCode(ask(third.address, zookie), status.INVALID_ARGUMENT);
     } finally {
       await third.stop();
+    }
+  });
+});
+
+describe("trellis serve --http-listen", () => {
+  test("serves HTTP/JSON beside gRPC and says how to call it with curl", async () => {
+    const c = capture();
+    const stop = new AbortController();
+    const done = runServe(
+      {
+        insecureDev: true,
+        datastore: `sqlite:${join(dir, "http", "trellis.db")}`,
+        preset: "docs",
+        listen: "127.0.0.1:0",
+        httpListen: "127.0.0.1:0",
+      },
+      c.io,
+      stop.signal,
+      {},
+      silent,
+    );
+    try {
+      const banner = await bannerOf(c, done);
+      const url = /curl -d '[^']*' (http:\/\/\S+)/.exec(banner)?.[1];
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/trellis\.v1\.PermissionService\/Check$/);
+      const res = await fetch(url!, {
+        method: "POST",
+        body: JSON.stringify({
+          resource: obj("document:readme"),
+          permission: "view",
+          subject: subj("user:alice"),
+        }),
+      });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ permissionship: "PERMISSIONSHIP_NO_PERMISSION" });
+    } finally {
+      stop.abort();
+      expect(await done).toBe(0);
     }
   });
 });
