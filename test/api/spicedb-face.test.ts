@@ -3,7 +3,13 @@
 // filters, writes with preconditions, deletes with limits, Expand, Watch, bulk import and
 // export, SpiceDB's status codes, and callers authenticated by Trellis API keys.
 import { v1 } from "@authzed/authzed-node";
-import { type ClientReadableStream, status } from "@grpc/grpc-js";
+import {
+  type ClientReadableStream,
+  credentials,
+  Client as GrpcClient,
+  type ServiceError,
+  status,
+} from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { mintApiKey } from "../../src/auth/api-key-token.js";
 import {
@@ -141,6 +147,26 @@ describe("SpiceDB's API on the Trellis port", () => {
     await expectCode(check(c, "nothing:x", "view", "user:a"), status.FAILED_PRECONDITION);
     await expectCode(check(c, "document:x", "nothing", "user:a"), status.FAILED_PRECONDITION);
     await expectCode(check(c, "document:x y", "view", "user:a"), status.INVALID_ARGUMENT);
+  });
+
+  test("a request that does not decode is INVALID_ARGUMENT, and the server goes on", async () => {
+    const raw = new GrpcClient(api.address, credentials.createInsecure());
+    try {
+      const answer = await new Promise<ServiceError | null>((resolve) => {
+        raw.makeUnaryRequest(
+          "/authzed.api.v1.PermissionsService/CheckPermission",
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          // A field tag with a wire type that does not exist.
+          Buffer.from([0x0f, 0xff, 0xff, 0xff]),
+          (err) => resolve(err),
+        );
+      });
+      expect(answer?.code).toBe(status.INVALID_ARGUMENT);
+    } finally {
+      raw.close();
+    }
+    expect((await check(c, "document:c1", "view", "user:carl")).permissionship).toBeDefined();
   });
 
   test("CheckBulkPermissions answers each item, an item's failure in its own pair", async () => {

@@ -7,6 +7,7 @@
 import { v1 } from "@authzed/authzed-node";
 import type { Server } from "@grpc/grpc-js";
 import type { Operations } from "../../operations/operations.js";
+import { decodingFailuresAsArguments } from "../request-decoding.js";
 import type { RequestPipeline } from "../request-pipeline.js";
 import type { ServerLimits } from "../server-limits.js";
 import { experimentalService } from "./experimental-service.js";
@@ -26,7 +27,10 @@ export const SPICEDB_SERVICE_NAMES = [
   v1.ExperimentalService.typeName,
 ] as const;
 
-/** Registers SpiceDB's PermissionsService, SchemaService, WatchService and ExperimentalService. */
+/**
+ * Registers SpiceDB's PermissionsService, SchemaService, WatchService and ExperimentalService;
+ * a request that does not decode is INVALID_ARGUMENT, as on the trellis.v1 services.
+ */
 export function addSpiceDBServices(
   server: Server,
   deps: { operations: Operations; pipeline: RequestPipeline; limits: ServerLimits },
@@ -34,19 +38,19 @@ export function addSpiceDBServices(
   const { operations, pipeline, limits } = deps;
   const calls = (service: typeof v1.PermissionsService) => new SpiceDBCalls(pipeline, service);
   server.addService(
-    serviceDefinition(v1.PermissionsService),
+    decodingFailuresAsArguments(serviceDefinition(v1.PermissionsService)),
     permissionsService(calls(v1.PermissionsService), { operations, limits }),
   );
   server.addService(
-    serviceDefinition(v1.SchemaService),
+    decodingFailuresAsArguments(serviceDefinition(v1.SchemaService)),
     schemaService(calls(v1.SchemaService), operations),
   );
   server.addService(
-    serviceDefinition(v1.WatchService),
+    decodingFailuresAsArguments(serviceDefinition(v1.WatchService)),
     watchService(calls(v1.WatchService), operations),
   );
   server.addService(
-    serviceDefinition(v1.ExperimentalService),
+    decodingFailuresAsArguments(serviceDefinition(v1.ExperimentalService)),
     experimentalService(calls(v1.ExperimentalService), { operations, limits }),
   );
 }
