@@ -362,3 +362,31 @@ describe("expected relations agree with Check", () => {
     );
   }, 300_000);
 });
+
+describe("cycles in the data", () => {
+  test("a dense cycle of groups is expanded to its least fixed point, or refused when too large", async () => {
+    const groups = (n: number) => {
+      const tuples: string[] = [];
+      for (let i = 0; i < n; i++) {
+        tuples.push(`group:g${i}#member@user:u${i}`);
+        for (let j = 0; j < n; j++)
+          if (i !== j) tuples.push(`group:g${i}#member@group:g${j}#member`);
+      }
+      return `schema: |-\n  definition user {}\n  definition group {\n    relation member: user | group#member\n  }\nrelationships: |-\n${tuples.map((t) => `  ${t}`).join("\n")}\nvalidation:\n  group:g0#member: []\n`;
+    };
+    const small = await run(parseValidationFile(groups(3)));
+    const lines = small.report.found[0]!.lines;
+    expect(lines.filter((l) => l.startsWith("[user:"))).toEqual([
+      "[user:u0] is <group:g0#member>",
+      "[user:u1] is <group:g1#member>",
+      "[user:u2] is <group:g2#member>",
+    ]);
+    let caught: unknown;
+    try {
+      await run(parseValidationFile(groups(12)));
+    } catch (err) {
+      caught = err;
+    }
+    expect((caught as TrellisError).code).toBe("RESOURCE_EXHAUSTED");
+  });
+});

@@ -630,6 +630,13 @@ function caveatAll(m: Membership): Membership {
  * own path contributes nothing more there (SpiceDB gives up on such data at its depth limit;
  * Trellis answers with what the cycle reaches, the least fixed point).
  */
+/**
+ * Most expansions of one validation file's entries. What no cycle cuts short is expanded once;
+ * inside a cycle an expansion is repeated along each path into it, which dense cycles make
+ * many.
+ */
+const MAX_EXPANSIONS = 50_000;
+
 class Expander {
   readonly #engine: Engine;
   readonly #tenant: TenantId;
@@ -637,6 +644,8 @@ class Expander {
   readonly #reads = new Map<string, Promise<readonly ExpandedSubject[]>>();
   /** Finished expansions that no cycle cut short. */
   readonly #done = new Map<string, Membership>();
+  /** Expansions begun, against `MAX_EXPANSIONS`. */
+  #expansions = 0;
 
   constructor(engine: Engine, tenant: TenantId, schema: CompiledSchema) {
     this.#engine = engine;
@@ -674,6 +683,12 @@ class Expander {
     const done = this.#done.get(onr);
     if (done !== undefined) return { membership: done, cut: false };
     if (path.has(onr)) return { membership: EMPTY, cut: true };
+    if (++this.#expansions > MAX_EXPANSIONS) {
+      throw new TrellisError(
+        "RESOURCE_EXHAUSTED",
+        `expanding ${onr} for the validation: block took over ${MAX_EXPANSIONS} steps: the relationships form cycles with many paths (SpiceDB refuses cycles here)`,
+      );
+    }
     const definition = this.#schema.definitions.get(resource.type)?.members.get(member);
     if (definition === undefined) return { membership: EMPTY, cut: false };
     const inner = new Set(path).add(onr);
