@@ -14,6 +14,7 @@ import {
   type Relationship,
   WILDCARD_ID,
 } from "../core/index.js";
+import { decodeBase64Url, encodeBase64Url } from "./base64url.js";
 import { FILTER_COLUMNS, type NormalizedFilter, normalizeFilter } from "./relationship-filter.js";
 import type { RelationshipFilter } from "./relationship-reader.js";
 import { type IdentityKey, identityKey } from "./tuple-row.js";
@@ -39,9 +40,7 @@ function fingerprint(filter: NormalizedFilter): string {
 }
 
 export function encodeCursor(filter: NormalizedFilter, key: IdentityKey): string {
-  return Buffer.from(JSON.stringify([VERSION, fingerprint(filter), ...key]), "utf8").toString(
-    "base64url",
-  );
+  return encodeBase64Url(JSON.stringify([VERSION, fingerprint(filter), ...key]));
 }
 
 /**
@@ -56,7 +55,7 @@ export function cursorAfter(filter: RelationshipFilter, rel: Relationship): stri
 export function decodeCursor(filter: NormalizedFilter, cursor: string): IdentityKey {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    parsed = JSON.parse(decodeBase64Url(cursor));
   } catch {
     throw invalidArgument("malformed cursor", "cursor");
   }
