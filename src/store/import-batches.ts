@@ -5,11 +5,14 @@
 import {
   invalidArgument,
   type Relationship,
+  type Revision,
   relationshipKey,
   TrellisError,
   validateRelationship,
 } from "../core/index.js";
 import { checkPositiveInteger } from "./argument-checks.js";
+import type { BulkImportOptions, BulkImportResult } from "./relationship-writer.js";
+import { importBatchFailed } from "./write-errors.js";
 
 export interface ImportBatch {
   /** 1-based batch number. */
@@ -105,4 +108,49 @@ export function checkImportBatchSize(size: unknown): asserts size is number {
       field: "batchSize",
     });
   }
+}
+
+/** What `importInBatches` needs of an engine, for one tenant. */
+export interface BatchImporter {
+  /** The head revision before the import (the result when the source is empty). */
+  head(): Promise<Revision>;
+  /**
+   * Commits one checked batch as one new revision and returns it, or changes nothing and
+   * throws (see `RelationshipWriter.bulkImport` for the errors).
+   */
+  importBatch(batch: ImportBatch): Promise<Revision>;
+  /** Called after each commit, before the progress callback: wakes the engine's waiters. */
+  committed(revision: Revision): void;
+}
+
+/**
+ * The loop of `bulkImport` every engine shares: cuts `source` into checked batches, commits
+ * each through `importer`, reports progress, and wraps a batch's failure (but UNAVAILABLE and
+ * INTERNAL, which are not the batch's fault) with where the batch stood.
+ */
+export async function importInBatches(
+  source: AsyncIterable<Relationship> | Iterable<Relationship>,
+  options: BulkImportOptions,
+  importer: BatchImporter,
+): Promise<BulkImportResult> {
+  const batchSize = options.batchSize ?? DEFAULT_IMPORT_BATCH;
+  checkImportBatchSize(batchSize);
+  let imported = 0;
+  let revision = await importer.head();
+  for await (const batch of importBatches(source, batchSize)) {
+    try {
+      checkImportBatch(batch);
+      revision = await importer.importBatch(batch);
+    } catch (err) {
+      if (err instanceof TrellisError && err.code !== "UNAVAILABLE" && err.code !== "INTERNAL") {
+        const last = batch.firstLine + batch.relationships.length - 1;
+        throw importBatchFailed(err, batch.number, batch.firstLine, last, imported);
+      }
+      throw err;
+    }
+    imported += batch.relationships.length;
+    importer.committed(revision);
+    options.onProgress?.({ batch: batch.number, imported, revision });
+  }
+  return { revision, imported };
 }

@@ -16,8 +16,14 @@ import {
 } from "../core/index.js";
 import { decodeBase64Url, encodeBase64Url } from "./base64url.js";
 import { FILTER_COLUMNS, type NormalizedFilter, normalizeFilter } from "./relationship-filter.js";
-import type { RelationshipFilter } from "./relationship-reader.js";
-import { type IdentityKey, identityKey } from "./tuple-row.js";
+import type { RelationshipFilter, RelationshipPage } from "./relationship-reader.js";
+import {
+  type IdentityKey,
+  identityKey,
+  rowIdentityKey,
+  rowToRelationship,
+  type TupleRow,
+} from "./tuple-row.js";
 
 const VERSION = "r1";
 
@@ -49,6 +55,20 @@ export function encodeCursor(filter: NormalizedFilter, key: IdentityKey): string
  */
 export function cursorAfter(filter: RelationshipFilter, rel: Relationship): string {
   return encodeCursor(normalizeFilter(filter), identityKey(rel));
+}
+
+/**
+ * The `readByFilter` page of `rows`, read in stable order with one row more than `limit`: that
+ * extra row, when there is one, only says that a cursor is due.
+ */
+export function pageOfRows(
+  filter: NormalizedFilter,
+  rows: readonly TupleRow[],
+  limit: number,
+): RelationshipPage {
+  const relationships = rows.slice(0, limit).map(rowToRelationship);
+  if (rows.length <= limit) return { relationships };
+  return { relationships, cursor: encodeCursor(filter, rowIdentityKey(rows[limit - 1]!)) };
 }
 
 /** The identity after which the next page starts; INVALID_ARGUMENT for a cursor not ours. */

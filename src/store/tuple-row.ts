@@ -93,3 +93,15 @@ export function identityKey(rel: Relationship): IdentityKey {
     rel.subject.relation ?? ELLIPSIS,
   ];
 }
+
+/** The identity of a row in stable-order column order (where the next page starts). */
+export function rowIdentityKey(row: TupleRow): IdentityKey {
+  return [
+    row.resource_type,
+    row.resource_id,
+    row.relation,
+    row.subject_type,
+    row.subject_id,
+    row.subject_relation,
+  ];
+}

@@ -5,7 +5,7 @@
  * lock (busy timeout plus a bounded retry).
  */
 import type { Clock, Relationship, Revision, TenantId } from "../../core/index.js";
-import { ELLIPSIS, TrellisError } from "../../core/index.js";
+import { ELLIPSIS } from "../../core/index.js";
 import {
   checkPositiveInteger,
   checkReadable,
@@ -18,14 +18,9 @@ import {
 import type { ChangeEvent, WaitForChangesOptions } from "../changelog.js";
 import type { ApiKeyRecord } from "../credential-store.js";
 import type { Datastore, DatastoreCapabilities } from "../datastore.js";
-import {
-  checkImportBatch,
-  checkImportBatchSize,
-  DEFAULT_IMPORT_BATCH,
-  type ImportBatch,
-  importBatches,
-} from "../import-batches.js";
-import { decodeCursor, encodeCursor, keysetTail } from "../read-cursor.js";
+import { exportPages } from "../export-pages.js";
+import { type ImportBatch, importInBatches } from "../import-batches.js";
+import { decodeCursor, keysetTail, pageOfRows } from "../read-cursor.js";
 import {
   FILTER_COLUMNS,
   type NormalizedFilter,
@@ -64,7 +59,6 @@ import {
   validatePreconditions,
   validateWrite,
 } from "../validate-write.js";
-import { importBatchFailed } from "../write-errors.js";
 import {
   checkPreconditions,
   checkSchemaGuards,
@@ -339,13 +333,13 @@ export class SqliteDatastore implements Datastore {
     const normalized = normalizeFilter(filter);
     checkPositiveInteger(page?.limit, "limit");
     const after = page.cursor === undefined ? undefined : decodeCursor(normalized, page.cursor);
-    return this.#db.run("readByFilter", () => {
-      const rows = this.#page(tenant, revision, normalized, after, page.limit + 1);
-      const relationships = rows.slice(0, page.limit).map(rowToRelationship);
-      if (rows.length <= page.limit) return { relationships };
-      const last = relationships[relationships.length - 1]!;
-      return { relationships, cursor: encodeCursor(normalized, identityKey(last)) };
-    });
+    return this.#db.run("readByFilter", () =>
+      pageOfRows(
+        normalized,
+        this.#page(tenant, revision, normalized, after, page.limit + 1),
+        page.limit,
+      ),
+    );
   }
 
   /**
@@ -379,23 +373,9 @@ export class SqliteDatastore implements Datastore {
     checkTenantId(tenant);
     checkRevision(revision);
     const pageSize = this.#db.options.exportPageSize;
-    let after: IdentityKey | undefined;
-    for (;;) {
-      const rows = await this.#db.run("export", () =>
-        this.#page(tenant, revision, undefined, after, pageSize),
-      );
-      for (const row of rows) yield rowToRelationship(row);
-      if (rows.length < pageSize) return;
-      const last = rows[rows.length - 1]!;
-      after = [
-        last.resource_type,
-        last.resource_id,
-        last.relation,
-        last.subject_type,
-        last.subject_id,
-        last.subject_relation,
-      ];
-    }
+    yield* exportPages(pageSize, (after) =>
+      this.#db.run("export", () => this.#page(tenant, revision, undefined, after, pageSize)),
+    );
   }
 
   // ---- writes ----------------------------------------------------------------------------
@@ -513,26 +493,11 @@ export class SqliteDatastore implements Datastore {
     options: BulkImportOptions = {},
   ): Promise<BulkImportResult> {
     checkTenantId(tenant);
-    const batchSize = options.batchSize ?? DEFAULT_IMPORT_BATCH;
-    checkImportBatchSize(batchSize);
-    let imported = 0;
-    let revision = await this.headRevision(tenant);
-    for await (const batch of importBatches(source, batchSize)) {
-      try {
-        checkImportBatch(batch);
-        revision = await this.#db.write("bulkImport", () => this.#importBatch(tenant, batch));
-      } catch (err) {
-        if (err instanceof TrellisError && err.code !== "UNAVAILABLE" && err.code !== "INTERNAL") {
-          const last = batch.firstLine + batch.relationships.length - 1;
-          throw importBatchFailed(err, batch.number, batch.firstLine, last, imported);
-        }
-        throw err;
-      }
-      imported += batch.relationships.length;
-      this.#changelog.committed(tenant, revision);
-      options.onProgress?.({ batch: batch.number, imported, revision });
-    }
-    return { revision, imported };
+    return importInBatches(source, options, {
+      head: () => this.headRevision(tenant),
+      importBatch: (batch) => this.#db.write("bulkImport", () => this.#importBatch(tenant, batch)),
+      committed: (revision) => this.#changelog.committed(tenant, revision),
+    });
   }
 
   #importBatch(tenant: string, batch: ImportBatch): Revision {
