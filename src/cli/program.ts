@@ -1,11 +1,17 @@
 /** The `trellis` command line: builds the commander program with every subcommand. */
 import { Command, CommanderError, Option } from "commander";
+import { registerBackupCommands } from "./backup-command.js";
 import { registerBenchCommand } from "./bench-command.js";
 import { type CliEnvironment, processEnvironment } from "./cli-environment.js";
+import { registerContextCommands } from "./context-command.js";
 import { EXIT, reportFailure } from "./exit-codes.js";
+import { registerImportCommand } from "./import-command.js";
 import { registerInitCommand } from "./init-command.js";
 import { registerKeysCommands } from "./keys-command.js";
+import { registerPermissionCommands } from "./permission-command.js";
+import { registerRelationshipCommands } from "./relationship-command.js";
 import { type Output, registerSchemaCommands } from "./schema-command.js";
+import { registerRemoteSchemaCommands } from "./schema-remote-command.js";
 import { registerServeCommand } from "./serve-command.js";
 import { registerServeTestingCommand } from "./serve-testing-command.js";
 import { registerValidateCommand } from "./validate-command.js";
@@ -16,8 +22,9 @@ export const processOutput: Output = {
 };
 
 const EXIT_CODES_HELP = `
-keys and tenants reach a server's AdminService with --endpoint (or TRELLIS_ENDPOINT);
-TRELLIS_TOKEN stands for --token.
+Remote commands (schema read|write|diff|apply, relationship, permission, import, backup, and
+keys/tenants with --endpoint) reach --endpoint, else TRELLIS_ENDPOINT, else the current
+context (trellis context), else 127.0.0.1:50051. TRELLIS_TOKEN stands for --token.
 
 Exit codes:
   0  done (a check answered, whatever the answer)
@@ -46,6 +53,12 @@ export function buildProgram(
     .addOption(new Option("--json", "output as JSON: one object, or one per line for listings"))
     .addHelpText("after", EXIT_CODES_HELP);
   registerSchemaCommands(program, io);
+  registerRemoteSchemaCommands(program, environment);
+  registerRelationshipCommands(program, environment);
+  registerPermissionCommands(program, environment);
+  registerImportCommand(program, environment);
+  registerBackupCommands(program, environment);
+  registerContextCommands(program, environment);
   registerValidateCommand(program, io);
   registerServeCommand(program, io);
   registerServeTestingCommand(program, io);
