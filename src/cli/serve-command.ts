@@ -31,7 +31,7 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
-export const PRESETS = ["docs", "rbac", "abac"] as const;
+export const PRESETS = ["docs", "rbac", "abac", "multitenant-saas"] as const;
 export type Preset = (typeof PRESETS)[number];
 
 /** The package's preset schemas: `schema/` two levels above `src/cli/` and `dist/cli/`. */
