@@ -54,6 +54,7 @@ import type { CheckBulkItem, Engine as EngineType } from "../src/engine/engine.j
 import { Engine } from "../src/engine/engine.js";
 import { Evaluator, permissionshipName, type Snapshot } from "../src/engine/evaluator.js";
 import { listObjectsPage } from "../src/engine/list-objects.js";
+import { defaultMemoryBudget } from "../src/engine/machine-memory.js";
 import type { Outcome } from "../src/engine/outcome.js";
 import { type CacheStats, ResultCache } from "../src/engine/result-cache.js";
 import { openDatastore } from "../src/store/open.js";
@@ -283,6 +284,7 @@ async function main(): Promise<void> {
     await engine.close();
     const engineOptions = {
       zookieSecret: SECRET,
+      memoryBudgetBytes: defaultMemoryBudget(),
       ...(args.cacheEntries !== undefined ? { cache: { maxEntries: args.cacheEntries } } : {}),
     };
     collect();

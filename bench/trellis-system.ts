@@ -11,6 +11,7 @@ import pg from "pg";
 import type { ObjectRef, Relationship, SubjectRef } from "../src/core/relationship.js";
 import { Engine, type Permissionship } from "../src/engine/engine.js";
 import { Evaluator } from "../src/engine/evaluator.js";
+import { defaultMemoryBudget } from "../src/engine/machine-memory.js";
 import { ResultCache } from "../src/engine/result-cache.js";
 import type { Datastore } from "../src/store/datastore.js";
 import { openDatastore } from "../src/store/open.js";
@@ -41,7 +42,10 @@ export class TrellisSystem implements BenchSystem {
     this.name = name;
     this.#store = store;
     this.#cleanup = cleanup;
-    this.engine = new Engine(store, { zookieSecret: SECRET });
+    this.engine = new Engine(store, {
+      zookieSecret: SECRET,
+      memoryBudgetBytes: defaultMemoryBudget(),
+    });
   }
 
   /** Opens an empty store: a SQLite file in a new temp folder, or a new PostgreSQL schema. */

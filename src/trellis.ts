@@ -7,6 +7,7 @@ import { invalidArgument, TrellisError } from "./core/errors.js";
 import type { Relationship } from "./core/relationship.js";
 import type { TenantId, Zookie } from "./core/revision.js";
 import { Engine, type EngineOptions } from "./engine/engine.js";
+import { defaultMemoryBudget } from "./engine/machine-memory.js";
 import { storedZookieSecret } from "./engine/zookie-secret.js";
 import { Operations } from "./operations/operations.js";
 import {
@@ -184,6 +185,7 @@ export class Trellis implements TrellisApi {
         tracing = startTracing({ endpoint: options.otelEndpoint });
       }
       engine = new Engine(store, {
+        memoryBudgetBytes: defaultMemoryBudget(),
         ...engineOptions,
         zookieSecret: options.zookieSecret ?? (await storedZookieSecret(store, datastore)),
       });

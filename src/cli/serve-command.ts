@@ -16,7 +16,8 @@ import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "../api/server-limits.j
 import { type JwtOptions, JwtVerifier, PinoAuditLog } from "../auth/index.js";
 import { systemClock } from "../core/clock.js";
 import { TrellisError } from "../core/errors.js";
-import { defaultMemoryBudget, ENGINE_DEFAULTS, Engine, GC_DEFAULTS } from "../engine/engine.js";
+import { ENGINE_DEFAULTS, Engine, GC_DEFAULTS } from "../engine/engine.js";
+import { defaultMemoryBudget } from "../engine/machine-memory.js";
 import { storedZookieSecret } from "../engine/zookie-secret.js";
 import { type CaveatLimits, DEFAULT_CAVEAT_LIMITS } from "../schema/caveat-limits.js";
 import { composeSchemaFile } from "../schema/schema-files.js";

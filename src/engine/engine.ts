@@ -11,11 +11,10 @@
  * answers. It also runs the store's garbage collection on a schedule.
  */
 
-import { totalmem } from "node:os";
-import { getHeapStatistics } from "node:v8";
 import type { Clock } from "../core/clock.js";
 import { systemClock } from "../core/clock.js";
 import { invalidArgument, TrellisError } from "../core/errors.js";
+import { unrefTimer, yieldToEventLoop } from "../core/event-loop.js";
 import type { Permissionship } from "../core/permission.js";
 import type { CaveatContext, ObjectRef, Relationship, SubjectRef } from "../core/relationship.js";
 import type { Consistency, Revision, TenantId, Zookie } from "../core/revision.js";
@@ -84,7 +83,9 @@ export interface EngineOptions {
   readonly caveatLimits?: Partial<CaveatLimits>;
   /**
    * Bytes the tenants' in-memory indexes may hold together (estimated). Default
-   * `defaultMemoryBudget()`: a quarter of the machine's memory, at most half the V8 heap limit.
+   * `DEFAULT_MEMORY_BUDGET_BYTES`, which assumes nothing of the machine (the engine also runs in
+   * browsers); the CLI and the embedded `Trellis` pass `defaultMemoryBudget()` of
+   * `machine-memory.ts`: a quarter of the machine's memory, at most half the V8 heap limit.
    */
   readonly memoryBudgetBytes?: number;
   /** `false`: load no index; answer every read from the store. Default true. */
@@ -104,14 +105,15 @@ export interface EngineOptions {
   readonly onGc?: (result: GcResult | undefined, ms: number, err?: unknown) => void;
 }
 
-/** A quarter of the machine's memory, and at most half of the V8 heap limit. */
-export function defaultMemoryBudget(): number {
-  return Math.floor(Math.min(totalmem() / 4, getHeapStatistics().heap_size_limit / 2));
-}
+const MB = 1024 * 1024;
+
+/**
+ * The memory budget of an engine whose caller names none: 512 MiB, what a browser tab or a
+ * small container holds without strain. Nothing is allocated up front; it only bounds.
+ */
+export const DEFAULT_MEMORY_BUDGET_BYTES = 512 * MB;
 
 export const GC_DEFAULTS = { windowMs: 24 * 60 * 60 * 1000, intervalMs: 10 * 60 * 1000 } as const;
-
-const MB = 1024 * 1024;
 
 /** A tenant found too large for the budget is tried again after this long. */
 const REFUSAL_MS = 60 * 60 * 1000;
@@ -220,7 +222,7 @@ export class Engine {
     schemas: 0,
     lastSeconds: 0,
   };
-  readonly #gcTimer: NodeJS.Timeout | undefined;
+  readonly #gcTimer: ReturnType<typeof setInterval> | undefined;
   #gcRunning: Promise<void> | undefined;
   #closed = false;
 
@@ -250,7 +252,7 @@ export class Engine {
     }
     this.#indexTenants = options.indexTenants ?? true;
     this.#budget =
-      positive(options.memoryBudgetBytes, "memoryBudgetBytes") ?? defaultMemoryBudget();
+      positive(options.memoryBudgetBytes, "memoryBudgetBytes") ?? DEFAULT_MEMORY_BUDGET_BYTES;
     this.#storeCache = new AdjacencyCache({
       maxBytes:
         positive(options.storeCacheBytes, "storeCacheBytes") ??
@@ -262,7 +264,7 @@ export class Engine {
         positive(options.gc?.intervalMs, "gc.intervalMs") ?? GC_DEFAULTS.intervalMs;
       const onGc = options.onGc;
       this.#gcTimer = setInterval(() => void this.runGc(windowMs, onGc), intervalMs);
-      this.#gcTimer.unref();
+      unrefTimer(this.#gcTimer);
     }
   }
 
@@ -568,7 +570,7 @@ export class Engine {
         const r = steps.next();
         if (r.done === true) return r.value;
       } while (performance.now() < deadline);
-      await new Promise((resolve) => setImmediate(resolve));
+      await yieldToEventLoop();
     }
   }
 
@@ -870,7 +872,7 @@ export class Engine {
         };
       }
       if (next < candidates.length && remaining > 0) {
-        await new Promise((resolve) => setImmediate(resolve));
+        await yieldToEventLoop();
       }
     }
   }

@@ -6,6 +6,7 @@
  */
 import { invalidArgument } from "../core/errors.js";
 import type { SubjectRef } from "../core/relationship.js";
+import { decodeBase64Url, encodeBase64Url } from "../store/base64url.js";
 import type { Evaluator, Snapshot } from "./evaluator.js";
 import { ALLOWED, CONDITIONAL, type Outcome } from "./outcome.js";
 import { nodesReaching, reverseGraphOf } from "./reverse-graph.js";
@@ -262,12 +263,12 @@ export function firstAfter(candidates: readonly string[], after: string | undefi
 }
 
 export function encodeCursor(lastId: string): string {
-  return Buffer.from(JSON.stringify({ after: lastId }), "utf8").toString("base64url");
+  return encodeBase64Url(JSON.stringify({ after: lastId }));
 }
 
 export function decodeCursor(cursor: string): string {
   try {
-    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
+    const parsed = JSON.parse(decodeBase64Url(cursor)) as unknown;
     if (
       parsed !== null &&
       typeof parsed === "object" &&

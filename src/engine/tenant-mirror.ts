@@ -10,6 +10,7 @@
  */
 import type { Clock } from "../core/clock.js";
 import { TrellisError } from "../core/errors.js";
+import { yieldToEventLoop } from "../core/event-loop.js";
 import type { Revision, TenantId } from "../core/revision.js";
 import { compileSchemaText } from "../schema/compiler.js";
 import type { ChangeEvent, Datastore } from "../store/datastore.js";
@@ -159,7 +160,7 @@ export class TenantMirror {
       index.addLoaded(rel, head);
       if (++n % LOAD_SLICE === 0) {
         // The store's reads may be synchronous: let other requests run between slices.
-        await new Promise((resolve) => setImmediate(resolve));
+        await yieldToEventLoop();
         if (this.#abort.signal.aborted) return undefined;
         if (this.#options.admit !== undefined && !this.#options.admit(index.bytes))
           return undefined;

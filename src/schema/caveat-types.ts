@@ -380,7 +380,10 @@ function toBytes(value: unknown): Uint8Array | Rejection {
   ) {
     return new Rejection(`invalid base64 string ${show(value)}`);
   }
-  return new Uint8Array(Buffer.from(text, "base64"));
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
 }
 
 // ---- durations --------------------------------------------------------------------------

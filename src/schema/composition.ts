@@ -17,6 +17,7 @@
  */
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import type { SchemaDiagnostic } from "../core/errors.js";
+import { utf8Length } from "../core/utf8-length.js";
 import type { SchemaAst, TopLevelNode, UseNode } from "./ast.js";
 import { compileSchema } from "./compiler.js";
 import { formatSchema } from "./formatter.js";
@@ -133,7 +134,7 @@ class Composer {
     text: string,
     path: readonly string[],
   ): SchemaAst | undefined {
-    this.#bytes += Buffer.byteLength(text, "utf8");
+    this.#bytes += utf8Length(text);
     if (this.#bytes > MAX_SCHEMA_BYTES && !this.#tooLarge) {
       this.#tooLarge = true;
       this.#diagnostics.push({

@@ -13,6 +13,7 @@
  * deeper than they allow.
  */
 import type { SchemaDiagnostic, SourcePosition } from "../core/errors.js";
+import { utf8Length } from "../core/utf8-length.js";
 import type {
   AnnotatedTypeNode,
   ArrowNode,
@@ -60,7 +61,7 @@ export interface ParseOptions {
 /** Parses schema text. Never throws on any input. */
 export function parseSchema(text: string, options: ParseOptions = {}): ParseResult {
   const offsetBase = options.offsetBase ?? 0;
-  const bytes = Buffer.byteLength(text, "utf8");
+  const bytes = utf8Length(text);
   if (bytes > MAX_SCHEMA_BYTES) {
     const at = { line: 1, column: 1, offset: offsetBase };
     return {
