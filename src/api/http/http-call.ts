@@ -84,6 +84,14 @@ export function parseGrpcTimeout(text: string): number | undefined {
   return Number(m[1]) * unitMs;
 }
 
+/** What a call needs of the face that made it. */
+export interface CallOwner {
+  /** True once the listener is closing: answers then close their connection. */
+  readonly closing: boolean;
+  /** Called when a call's response is done (sent, or abandoned by the client). */
+  callClosed(): void;
+}
+
 export class HttpCall extends EventEmitter {
   /** The decoded request of a unary or server-streaming call. */
   readonly request: unknown;
@@ -93,6 +101,7 @@ export class HttpCall extends EventEmitter {
   readonly #route: JsonRoute;
   readonly #deadline: number;
   readonly #body: JsonObjectStream | undefined;
+  readonly #owner: CallOwner;
   #timer: NodeJS.Timeout | undefined;
   /** The answer is complete, or abandoned: nothing more is written. */
   #answered = false;
@@ -105,8 +114,10 @@ export class HttpCall extends EventEmitter {
     metadata: Metadata,
     deadline: number,
     input: { readonly request: unknown } | { readonly body: JsonObjectStream },
+    owner: CallOwner,
   ) {
     super();
+    this.#owner = owner;
     this.#req = req;
     this.#res = res;
     this.#route = route;
@@ -114,14 +125,22 @@ export class HttpCall extends EventEmitter {
     this.#deadline = deadline;
     this.request = "request" in input ? input.request : undefined;
     this.#body = "body" in input ? input.body : undefined;
-    // The pipeline ends a failed server stream with `emit('error', status)`.
-    this.on("error", (failure: Partial<StatusObject>) => this.#fail(failure));
     res.on("close", () => {
       if (!res.writableFinished) this.#cancel();
+      owner.callClosed();
     });
     if (Number.isFinite(deadline)) {
       this.#timer = setTimeout(() => this.#expire(), Math.max(0, deadline - Date.now()));
     }
+  }
+
+  /** The pipeline ends a failed server stream with `emit('error', status)`: its last line. */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === "error") {
+      this.#fail(args[0] as Partial<StatusObject>);
+      return true;
+    }
+    return super.emit(event, ...args);
   }
 
   getPeer(): string {
@@ -152,10 +171,12 @@ export class HttpCall extends EventEmitter {
     }
     if (!this.#finish()) return;
     const body = JSON.stringify(this.#route.encodeResponse(value));
-    this.#res.writeHead(200, {
+    const headers: Record<string, string | number> = {
       "content-type": JSON_CONTENT_TYPE,
       "content-length": Buffer.byteLength(body),
-    });
+    };
+    if (this.#owner.closing) headers.connection = "close";
+    this.#res.writeHead(200, headers);
     this.#res.end(body);
   };
 
@@ -165,7 +186,7 @@ export class HttpCall extends EventEmitter {
     if (this.#answered) return true;
     const res = this.#res;
     if (!res.headersSent) {
-      res.writeHead(200, { "content-type": NDJSON_CONTENT_TYPE });
+      res.writeHead(200, this.#streamHeaders());
       res.on("drain", () => this.emit("drain"));
     }
     return res.write(`${JSON.stringify({ result: this.#route.encodeResponse(message) })}\n`);
@@ -173,8 +194,14 @@ export class HttpCall extends EventEmitter {
 
   end(): void {
     if (!this.#finish()) return;
-    if (!this.#res.headersSent) this.#res.writeHead(200, { "content-type": NDJSON_CONTENT_TYPE });
+    if (!this.#res.headersSent) this.#res.writeHead(200, this.#streamHeaders());
     this.#res.end();
+  }
+
+  #streamHeaders(): Record<string, string> {
+    return this.#owner.closing
+      ? { "content-type": NDJSON_CONTENT_TYPE, connection: "close" }
+      : { "content-type": NDJSON_CONTENT_TYPE };
   }
 
   // ---- client streams ----------------------------------------------------------------------
@@ -211,7 +238,7 @@ export class HttpCall extends EventEmitter {
     if (code === status.UNAUTHENTICATED) headers["www-authenticate"] = "Bearer";
     const oversized = code === status.RESOURCE_EXHAUSTED && this.#body?.oversized === true;
     // A body the handler left unread: the connection cannot carry another request.
-    if (!this.#req.complete) headers.connection = "close";
+    if (!this.#req.complete || this.#owner.closing) headers.connection = "close";
     const body = JSON.stringify(errorBody(dialect, code, message));
     headers["content-length"] = Buffer.byteLength(body);
     res.writeHead(oversized ? PAYLOAD_TOO_LARGE : httpStatusOf(dialect, code), headers);

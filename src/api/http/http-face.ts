@@ -18,7 +18,13 @@ import type {
   handleUnaryCall,
 } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
-import { HttpCall, JSON_CONTENT_TYPE, parseGrpcTimeout, requestMetadata } from "./http-call.js";
+import {
+  type CallOwner,
+  HttpCall,
+  JSON_CONTENT_TYPE,
+  parseGrpcTimeout,
+  requestMetadata,
+} from "./http-call.js";
 import { errorBody, PAYLOAD_TOO_LARGE } from "./http-status.js";
 import { decodeJsonMessage, JsonObjectStream } from "./json-object-stream.js";
 import type { ErrorDialect, JsonRoute } from "./json-route.js";
@@ -39,9 +45,11 @@ interface ServedRoute {
   readonly handler: RegisteredMethod["handler"];
 }
 
-export class HttpFace {
+export class HttpFace implements CallOwner {
   readonly #routes = new Map<string, ServedRoute>();
   readonly #maxMessageBytes: number;
+  #closing = false;
+  #onCallClosed: (() => void) | undefined;
 
   constructor(options: HttpFaceOptions) {
     this.#maxMessageBytes = options.maxMessageBytes;
@@ -56,6 +64,23 @@ export class HttpFace {
     }
   }
 
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  /**
+   * From now on every answer closes its connection, and `onCallClosed` runs as each call in
+   * flight is done (the listener closes connections left idle).
+   */
+  close(onCallClosed: () => void): void {
+    this.#closing = true;
+    this.#onCallClosed = onCallClosed;
+  }
+
+  callClosed(): void {
+    this.#onCallClosed?.();
+  }
+
   /** The paths served, with the gRPC method each calls. */
   get paths(): ReadonlyMap<string, string> {
     return new Map([...this.#routes].map(([path, served]) => [path, served.route.grpcPath]));
@@ -66,6 +91,7 @@ export class HttpFace {
     const url = req.url ?? "/";
     const query = url.indexOf("?");
     const served = this.#routes.get(query < 0 ? url : url.slice(0, query));
+    if (this.#closing) res.setHeader("connection", "close");
     if (served === undefined) {
       refuse(req, res, 404, "trellis", status.NOT_FOUND, `no route for ${req.method} ${url}`);
       return;
@@ -91,7 +117,7 @@ export class HttpFace {
     const metadata = requestMetadata(req.rawHeaders);
     if (served.kind === "clientStream") {
       const body = new JsonObjectStream(req, this.#maxMessageBytes, route.decodeRequest);
-      const call = new HttpCall(req, res, route, metadata, deadline, { body });
+      const call = new HttpCall(req, res, route, metadata, deadline, { body }, this);
       (served.handler as handleClientStreamingCall<unknown, unknown>)(call as never, call.callback);
       return;
     }
@@ -102,7 +128,7 @@ export class HttpFace {
         return;
       }
       const request = decodeJsonMessage(text, route.decodeRequest);
-      const call = new HttpCall(req, res, route, metadata, deadline, { request });
+      const call = new HttpCall(req, res, route, metadata, deadline, { request }, this);
       if (served.kind === "unary") {
         (served.handler as handleUnaryCall<unknown, unknown>)(call as never, call.callback);
       } else {

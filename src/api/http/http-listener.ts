@@ -7,7 +7,7 @@
  * and a call's own deadline (`grpc-timeout`) bounds it; `headersTimeout` (60 s) still bounds a
  * client that never finishes its headers.
  */
-import { createServer as createHttpServer, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { formatListenAddress } from "../listen-address.js";
 import type { HttpFace } from "./http-face.js";
@@ -28,23 +28,11 @@ export async function listenHttp(options: {
   readonly tls?: { readonly cert: string; readonly key: string };
 }): Promise<HttpListener> {
   const { face, host, port, tls } = options;
-  const inFlight = new Set<ServerResponse>();
-  let closing = false;
-  let server: Server;
-  const listener = (req: Parameters<HttpFace["listener"]>[0], res: ServerResponse) => {
-    inFlight.add(res);
-    res.once("close", () => {
-      inFlight.delete(res);
-      if (closing) setImmediate(() => server.closeIdleConnections());
-    });
-    if (closing) res.setHeader("connection", "close");
-    face.listener(req, res);
-  };
   const serverOptions = { requestTimeout: 0 };
-  server =
+  const server: Server =
     tls === undefined
-      ? createHttpServer(serverOptions, listener)
-      : createHttpsServer({ ...serverOptions, cert: tls.cert, key: tls.key }, listener);
+      ? createHttpServer(serverOptions, face.listener)
+      : createHttpsServer({ ...serverOptions, cert: tls.cert, key: tls.key }, face.listener);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
@@ -59,10 +47,8 @@ export async function listenHttp(options: {
     address: formatListenAddress(host, boundPort),
     close() {
       closed ??= new Promise<void>((resolve) => {
-        closing = true;
-        for (const res of inFlight) {
-          if (!res.headersSent) res.setHeader("connection", "close");
-        }
+        // A connection becomes idle once its call is done: close it then.
+        face.close(() => setImmediate(() => server.closeIdleConnections()));
         server.close(() => resolve());
         server.closeIdleConnections();
       });
