@@ -96,8 +96,8 @@ import {
 } from "./grpc-load.js";
 import { repoRoot } from "./measure.js";
 
-const TENANT = "bench";
-const ZOOKIE_SECRET = "grpc-benchmark-zookie-secret-0123456789";
+export const TENANT = "bench";
+export const ZOOKIE_SECRET = "grpc-benchmark-zookie-secret-0123456789";
 const BULK_ITEMS = 100;
 const PASS_CONCURRENCY = 16;
 
@@ -369,7 +369,7 @@ function describeMismatch(calls: PreparedCalls, m: MismatchExample): string {
 // ---- child processes --------------------------------------------------------------------
 
 /** A server process, its address, and the tail of what it wrote. */
-class ServerProcess {
+export class ServerProcess {
   readonly name: string;
   readonly child: ChildProcess;
   readonly command: string;
@@ -455,14 +455,14 @@ function portOf(address: string): number {
 
 // ---- statistics -------------------------------------------------------------------------
 
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function spread(values: readonly number[]): FigureSpread {
+export function spread(values: readonly number[]): FigureSpread {
   return {
     median: median(values),
     min: values.length === 0 ? Number.NaN : Math.min(...values),
@@ -562,12 +562,12 @@ function ratioSpread(values: readonly number[], percent: boolean): string {
 
 // ---- formatting -------------------------------------------------------------------------
 
-function fmtRate(n: number): string {
+export function fmtRate(n: number): string {
   if (!Number.isFinite(n)) return "–";
   return Math.round(n).toLocaleString("en-US");
 }
 
-function fmtMs(us: number): string {
+export function fmtMs(us: number): string {
   if (!Number.isFinite(us)) return "–";
   return (us / 1000).toFixed(us < 10_000 ? 2 : 1);
 }
@@ -630,7 +630,7 @@ function printTable(summaries: readonly GrpcCellSummary[], log: (line: string) =
   for (const r of rows) log(line(r));
 }
 
-function errorText(errors: Readonly<Record<string, number>>): string {
+export function errorText(errors: Readonly<Record<string, number>>): string {
   return Object.entries(errors)
     .map(([k, n]) => `${k} ×${n}`)
     .join(", ");
@@ -639,7 +639,7 @@ function errorText(errors: Readonly<Record<string, number>>): string {
 // ---- the benchmark ----------------------------------------------------------------------
 
 /** bin/trellis runs dist/: says so when dist/ is missing or older than a source file. */
-function warnIfStaleBuild(log: (line: string) => void): void {
+export function warnIfStaleBuild(log: (line: string) => void): void {
   const root = repoRoot();
   const stamp = join(root, "dist", ".build-stamp");
   if (!existsSync(stamp)) {
@@ -667,7 +667,7 @@ function warnIfStaleBuild(log: (line: string) => void): void {
 
 /** Writes the dataset into a new SQLite file through the store's bulk import. */
 /** Writes an API key with the `check` scope into the datastore; returns its token. */
-async function mintCheckKey(dbPath: string): Promise<string> {
+export async function mintCheckKey(dbPath: string): Promise<string> {
   const store = await openDatastore(`sqlite:${dbPath}`);
   try {
     const minted = mintApiKey();
@@ -686,7 +686,7 @@ async function mintCheckKey(dbPath: string): Promise<string> {
 }
 
 /** VmRSS of a process, MB (Linux); undefined elsewhere. */
-function rssMb(pid: number | undefined): number | undefined {
+export function rssMb(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -696,7 +696,7 @@ function rssMb(pid: number | undefined): number | undefined {
   }
 }
 
-async function loadDataset(
+export async function loadDataset(
   dataset: DocsDataset,
   dbPath: string,
 ): Promise<{ tuples: number; importMs: number }> {

@@ -16,7 +16,6 @@
  * equal (its global subchannel pool). Every channel made here has a local subchannel pool and
  * an option of its own (`trellis-bench.connection`), so N channels are N TCP connections.
  */
-import { fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
@@ -34,6 +33,7 @@ import {
   type Histogram,
 } from "hdr-histogram-js";
 import { CheckBulkResponse, CheckResponse } from "../src/gen/trellis/v1/permission_service.js";
+import { runInWorkers, split, type WorkerRunHooks } from "./load-workers.js";
 
 export type LoadMethod = "check" | "checkBulk";
 
@@ -127,7 +127,7 @@ const EXAMPLES = 5;
 /** Microseconds; anything slower than a minute is clamped by the histogram's auto-resize. */
 const HIGHEST_TRACKABLE_US = 60_000_000;
 
-function newHistogram(): Histogram {
+export function newHistogram(): Histogram {
   return build({
     lowestDiscernibleValue: 1,
     highestTrackableValue: HIGHEST_TRACKABLE_US,
@@ -135,7 +135,7 @@ function newHistogram(): Histogram {
   });
 }
 
-function figures(h: Histogram): LatencyFigures {
+export function figures(h: Histogram): LatencyFigures {
   if (h.totalCount === 0) return { p50: 0, p95: 0, p99: 0, max: 0, mean: 0 };
   return {
     p50: h.getValueAtPercentile(50),
@@ -460,30 +460,6 @@ export async function callEach(
 
 // ---- several processes ------------------------------------------------------------------
 
-/** Messages between `runLoadInWorkers` and bench/grpc-load-worker.ts. */
-export type ToWorker = { type: "load"; options: LoadOptions } | { type: "start" };
-export type FromWorker =
-  | { type: "ready" }
-  | { type: "result"; result: LoadResult }
-  | { type: "failed"; message: string };
-
-export interface WorkerRunHooks {
-  /** Called when every worker is connected, before the warm-up starts. */
-  readonly onReady?: () => void;
-  /** Called when the measured window should have started (after the warm-up). */
-  readonly onWindowStart?: () => void;
-  /** Called when the measured window should have ended. */
-  readonly onWindowEnd?: () => void;
-}
-
-/** Splits `total` into `parts` integers that differ by at most one (larger first). */
-export function split(total: number, parts: number): number[] {
-  return Array.from(
-    { length: parts },
-    (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0),
-  );
-}
-
 /** The connections `runLoadInWorkers` opens in all for these figures. */
 export function plannedConnections(connections: number, concurrency: number, workers: number) {
   const calls = split(concurrency, workers);
@@ -496,10 +472,9 @@ export function plannedConnections(connections: number, concurrency: number, wor
 const WORKER_SCRIPT = fileURLToPath(new URL("./grpc-load-worker.js", import.meta.url));
 
 /**
- * Runs the load from `workers` forked processes. The concurrency and the connections are
- * split among them (each at least one connection); they connect, then start their warm-up
- * together, so their measured windows coincide to within a few milliseconds. Figures are
- * merged: rates summed, histograms added.
+ * Runs the load from `workers` forked processes (bench/load-workers.ts). The concurrency and
+ * the connections are split among them (each at least one connection). Figures are merged:
+ * rates summed, histograms added.
  */
 export async function runLoadInWorkers(
   options: LoadOptions,
@@ -512,61 +487,17 @@ export async function runLoadInWorkers(
   }
   const concurrency = split(options.concurrency, workers);
   const connections = split(Math.max(options.connections, workers), workers);
-  const children = concurrency.map(() =>
-    fork(WORKER_SCRIPT, [], {
-      serialization: "advanced",
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
+  const shares = concurrency.map(
+    (c, i): LoadOptions => ({
+      ...options,
+      concurrency: c,
+      connections: Math.min(connections[i]!, c),
+      channelTag: `w${i}`,
     }),
   );
-  const timers: NodeJS.Timeout[] = [];
-  try {
-    const ready = children.map(
-      (child) =>
-        new Promise<void>((resolve, reject) => {
-          child.once("exit", (code) => reject(new Error(`load worker exited (${code})`)));
-          child.on("message", (m: FromWorker) => {
-            if (m.type === "ready") resolve();
-            else if (m.type === "failed") reject(new Error(m.message));
-          });
-        }),
-    );
-    const results = children.map(
-      (child) =>
-        new Promise<LoadResult>((resolve, reject) => {
-          child.once("exit", (code) => reject(new Error(`load worker exited (${code})`)));
-          child.on("message", (m: FromWorker) => {
-            if (m.type === "result") resolve(m.result);
-            else if (m.type === "failed") reject(new Error(m.message));
-          });
-        }),
-    );
-    // A failure before the results are awaited must not go unhandled.
-    for (const r of results) r.catch(() => {});
-    children.forEach((child, i) => {
-      const own: LoadOptions = {
-        ...options,
-        concurrency: concurrency[i]!,
-        connections: Math.min(connections[i]!, concurrency[i]!),
-        channelTag: `w${i}`,
-      };
-      child.send({ type: "load", options: own } satisfies ToWorker);
-    });
-    await Promise.all(ready);
-    hooks.onReady?.();
-    for (const child of children) child.send({ type: "start" } satisfies ToWorker);
-    if (hooks.onWindowStart !== undefined) {
-      timers.push(setTimeout(hooks.onWindowStart, options.warmupMs));
-    }
-    if (hooks.onWindowEnd !== undefined) {
-      timers.push(setTimeout(hooks.onWindowEnd, options.warmupMs + options.durationMs));
-    }
-    return mergeLoadResults(await Promise.all(results));
-  } finally {
-    for (const t of timers) clearTimeout(t);
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    }
-  }
+  return mergeLoadResults(
+    await runInWorkers<LoadOptions, LoadResult>(WORKER_SCRIPT, shares, options, hooks),
+  );
 }
 
 /** One result for several processes' runs of the same load: rates summed, histograms added. */
