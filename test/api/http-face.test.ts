@@ -1,10 +1,16 @@
 // The HTTP/JSON face over a real server on loopback ports: every kind of call, credentials and
 // scopes, error statuses, the body limit, NDJSON streams and their errors, cancellation when
 // the client goes away, deadlines, shutdown, and SpiceDB's gateway routes.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { status } from "@grpc/grpc-js";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SPICEDB_GATEWAY_ROUTES } from "../../src/api/authzed/gateway-routes.js";
 import {
@@ -13,12 +19,14 @@ import {
   TRELLIS_HTTP_STATUS,
   TRELLIS_JSON_ROUTES,
 } from "../../src/api/http/index.js";
+import { startServer } from "../../src/api/server.js";
 import { mintApiKey } from "../../src/auth/api-key-token.js";
 import type { AuditLog, WriteEvent } from "../../src/auth/index.js";
 import { parseRelationship } from "../../src/core/relationship.js";
 import { Engine, type CheckRequest as EngineCheck } from "../../src/engine/engine.js";
 import type { Datastore } from "../../src/store/datastore.js";
 import { Gate } from "../support/gate.js";
+import { openTestStore } from "../support/test-stores.js";
 import {
   type ApiFixture,
   capturedLog,
@@ -479,6 +487,99 @@ describe("HTTP/JSON deadlines and shutdown", () => {
     }
   });
 
+  test("a unary call whose client hangs up is cancelled on the server", async () => {
+    const held = heldChecks();
+    const log = capturedLog();
+    const api = await startApiFixture({
+      httpListen: "127.0.0.1:0",
+      makeEngine: held.makeEngine,
+      logger: log.logger,
+    });
+    try {
+      const stream = openStream(
+        api.server.httpAddress!,
+        CHECK,
+        check("document:slow", "view", "user:a"),
+      );
+      await held.started.opened;
+      const ended = log.request("PermissionService/Check");
+      stream.hangUp();
+      expect((await ended).code).toBe("CANCELLED");
+    } finally {
+      held.release.open();
+      await api.close();
+    }
+  });
+
+  test("serves HTTPS with the gRPC port's certificate", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trellis-https-"));
+    try {
+      execFileSync(
+        "openssl",
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "rsa:2048",
+          "-nodes",
+          "-days",
+          "1",
+          "-subj",
+          "/CN=localhost",
+          "-addext",
+          "subjectAltName=IP:127.0.0.1,DNS:localhost",
+          "-keyout",
+          join(dir, "key.pem"),
+          "-out",
+          join(dir, "cert.pem"),
+        ],
+        { stdio: "ignore" },
+      );
+      const cert = readFileSync(join(dir, "cert.pem"), "utf8");
+      const key = readFileSync(join(dir, "key.pem"), "utf8");
+      const t = await openTestStore("sqlite");
+      const engine = new Engine(t.store, { zookieSecret: "https-test-secret-0123456789" });
+      const server = await startServer({
+        engine,
+        listen: "127.0.0.1:0",
+        httpListen: "127.0.0.1:0",
+        insecureDev: true,
+        defaultTenant: "default",
+        logger: pino({ level: "silent" }),
+        tls: { cert, key },
+      });
+      try {
+        const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = httpsRequest(
+            {
+              ...hostAndPort(server.httpAddress!),
+              path: "/trellis.v1.AdminService/ListTenants",
+              method: "POST",
+              ca: cert,
+            },
+            (res) => {
+              let body = "";
+              res.on("data", (chunk) => {
+                body += chunk;
+              });
+              res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+            },
+          );
+          req.on("error", reject);
+          req.end("{}");
+        });
+        expect(answer.status).toBe(200);
+        expect(JSON.parse(answer.body)).toEqual({ tenants: ["default"] });
+      } finally {
+        await server.close();
+        await engine.close();
+        await t.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("shutdown lets a call in flight finish, and ends an open stream with an error line", async () => {
     const held = heldChecks();
     const api = await startApiFixture({ httpListen: "127.0.0.1:0", makeEngine: held.makeEngine });
@@ -711,6 +812,34 @@ describe("SpiceDB's HTTP gateway routes", () => {
     expect(
       lines(answer).map((l) => (l.result as { resourceObjectId: string }).resourceObjectId),
     ).toEqual(["guide", "notes", "readme"]);
+  });
+
+  test("ImportBulkRelationships reads NDJSON, ReadRelationships streams it", async () => {
+    const line = (id: string) =>
+      JSON.stringify({
+        relationships: [
+          { resource: obj(`document:${id}`), relation: "viewer", subject: subj("user:zoe") },
+        ],
+      });
+    const imported = await post(
+      http,
+      "/v1/relationships/importbulk",
+      `${line("bulk1")}\n${line("bulk2")}\n`,
+    );
+    expect(imported.status, imported.text).toBe(200);
+    expect(imported.json()).toEqual({ numLoaded: "2" });
+    const read = await post(http, "/v1/relationships/read", {
+      relationshipFilter: { resourceType: "document", optionalResourceIdPrefix: "bulk" },
+      consistency: { fullyConsistent: true },
+    });
+    expect(read.status).toBe(200);
+    expect(
+      lines(read).map(
+        (l) =>
+          (l.result as { relationship: { resource: { objectId: string } } }).relationship.resource
+            .objectId,
+      ),
+    ).toEqual(["bulk1", "bulk2"]);
   });
 
   test("errors are google.rpc.Status JSON with grpc-gateway's statuses", async () => {
