@@ -52,6 +52,7 @@ describe("the package", () => {
       "schema/rbac.zed",
       "schema/multitenant-saas.yaml",
       "proto/trellis/v1/core.proto",
+      "scripts/prepare.mjs",
     ]) {
       expect(files, wanted).toContain(wanted);
     }
