@@ -59,9 +59,11 @@ describe("the package", () => {
     expect(files.filter((f) => f.endsWith(".map"))).toEqual([]);
     expect(files.filter((f) => f.includes("build-stamp"))).toEqual([]);
     expect(files.filter((f) => /\.test\.|testkit|conformance/.test(f))).toEqual([]);
-    // Every built file has its source: nothing left over from a source that is gone.
+    // Every compiled module (tsc writes its .d.ts beside it; bundled assets have none) has its
+    // source: nothing left over from a source that is gone.
     const orphans = files
       .filter((f) => f.startsWith("dist/") && f.endsWith(".js"))
+      .filter((f) => files.includes(f.replace(/\.js$/, ".d.ts")))
       .filter(
         (f) => !existsSync(join(root, "src", f.slice("dist/".length).replace(/\.js$/, ".ts"))),
       );
