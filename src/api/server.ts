@@ -315,7 +315,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     if (!insecureDev && options.tls === undefined && httpHost?.loopback !== true) {
       logger.warn(
-        { http: httpListener.address },
+        { event: "http_without_tls", http: httpListener.address },
         "no TLS on a non-loopback HTTP address: credentials travel in clear text; serve TLS (--tls-cert, --tls-key) or terminate it in front of this server",
       );
     }

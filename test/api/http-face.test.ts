@@ -580,6 +580,39 @@ describe("HTTP/JSON deadlines and shutdown", () => {
     }
   });
 
+  test("insecure-dev refuses a non-loopback HTTP address; with auth, one without TLS is warned about", async () => {
+    const t = await openTestStore("sqlite");
+    const engine = new Engine(t.store, { zookieSecret: "exposure-secret-0123456789" });
+    try {
+      await expect(
+        startServer({
+          engine,
+          listen: "127.0.0.1:0",
+          httpListen: "0.0.0.0:0",
+          insecureDev: true,
+          defaultTenant: "default",
+          logger: pino({ level: "silent" }),
+        }),
+      ).rejects.toThrow(/httpListen/);
+      const log = capturedLog("warn");
+      const server = await startServer({
+        engine,
+        listen: "127.0.0.1:0",
+        httpListen: "0.0.0.0:0",
+        insecureDev: false,
+        defaultTenant: "default",
+        logger: log.logger,
+      });
+      await server.close({ graceMs: 100 });
+      expect(log.lines.filter((l) => l.event === "http_without_tls")).toEqual([
+        expect.objectContaining({ level: 40, http: server.httpAddress }),
+      ]);
+    } finally {
+      await engine.close();
+      await t.close();
+    }
+  });
+
   test("shutdown lets a call in flight finish, and ends an open stream with an error line", async () => {
     const held = heldChecks();
     const api = await startApiFixture({ httpListen: "127.0.0.1:0", makeEngine: held.makeEngine });
