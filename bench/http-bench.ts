@@ -1,8 +1,10 @@
 /**
  * Check over HTTP/JSON against `trellis serve --http-listen`, beside the floor: an empty
  * `node:http` JSON handler with the same messages (bench/http-floor-server.ts), loaded by the
- * same generator (bench/http-load.ts) in the same run. Prints a table and writes JSON to
- * bench/results/<date>-http-<scale>.json.
+ * same generator (bench/http-load.ts) in the same run. A third server, Trellis's HTTP face
+ * alone in front of a handler that answers at once (bench/http-face-server.ts), splits the
+ * difference: what the face costs, and what the request pipeline and the check cost (those
+ * gRPC pays too). Prints a table and writes JSON to bench/results/<date>-http-<scale>.json.
  *
  * Build and run, from the repository root:
  *   npm run bench:http -- --runs 1 --duration-ms 2000     (a quick look)
@@ -19,8 +21,8 @@
  *
  * A run is what bench/grpc-bench.ts describes (same dataset, check mix and first pass that
  * verifies every answer and warms the result cache; load generators in forked processes;
- * floor and Trellis runs back to back, their order alternating; invalid runs left out), over
- * HTTP/1.1 instead of gRPC. The goal: Trellis's Check throughput at concurrency 16 at least
+ * the systems' runs back to back, their order rotating; invalid runs left out), over HTTP/1.1
+ * instead of gRPC. The goal: Trellis's Check throughput at concurrency 16 at least
  * 85% of the floor's.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -51,7 +53,8 @@ import { repoRoot } from "./measure.js";
 const CHECK_PATH = "/trellis.v1.PermissionService/Check";
 const PASS_CONCURRENCY = 16;
 
-export type SystemName = "floor" | "trellis";
+export type SystemName = "floor" | "face" | "trellis";
+const SYSTEMS: readonly SystemName[] = ["floor", "face", "trellis"];
 
 export interface HttpBenchOptions {
   readonly scale: ScaleName;
@@ -94,14 +97,22 @@ export interface HttpRun {
   readonly histogram: string;
 }
 
+interface SystemSummary {
+  readonly callsPerSecond: FigureSpread;
+  readonly p50Us: number;
+  readonly p99Us: number;
+  /** Median of the runs' server CPU per call, µs. */
+  readonly serverCpuUsPerCall: number | undefined;
+}
+
 export interface HttpCellSummary {
   readonly concurrency: number;
   readonly workers: number;
-  readonly floor: { callsPerSecond: FigureSpread; p50Us: number; p99Us: number } | undefined;
-  readonly trellis: { callsPerSecond: FigureSpread; p50Us: number; p99Us: number } | undefined;
+  readonly systems: Readonly<Record<SystemName, SystemSummary | undefined>>;
   /** Trellis / floor throughput of each repetition whose two runs are valid. */
   readonly throughputRatios: readonly number[];
-  readonly serverCpuUsPerCall: { floor: number | undefined; trellis: number | undefined };
+  /** Face alone / floor, likewise. */
+  readonly faceRatios: readonly number[];
 }
 
 /** One Check body per query of the mix, and the answer each must get. */
@@ -123,22 +134,16 @@ export function checkBodies(mix: CheckMix): { bodies: string[]; expected: string
   };
 }
 
-function summarizeSystem(runs: readonly HttpRun[]) {
+function summarizeSystem(runs: readonly HttpRun[]): SystemSummary | undefined {
   const valid = runs.filter((r) => r.valid);
   if (valid.length === 0) return undefined;
+  const cpu = valid.map((r) => r.serverCpuUsPerCall).filter((c) => c !== undefined);
   return {
     callsPerSecond: spread(valid.map((r) => r.callsPerSecond)),
     p50Us: median(valid.map((r) => r.latencyUs.p50)),
     p99Us: median(valid.map((r) => r.latencyUs.p99)),
+    serverCpuUsPerCall: cpu.length === 0 ? undefined : median(cpu),
   };
-}
-
-function cpuPerCall(runs: readonly HttpRun[]): number | undefined {
-  const values = runs
-    .filter((r) => r.valid)
-    .map((r) => r.serverCpuUsPerCall)
-    .filter((c) => c !== undefined);
-  return values.length === 0 ? undefined : median(values);
 }
 
 function summarize(runs: readonly HttpRun[]): HttpCellSummary[] {
@@ -148,23 +153,24 @@ function summarize(runs: readonly HttpRun[]): HttpCellSummary[] {
     cells.set(key, [...(cells.get(key) ?? []), r]);
   }
   return [...cells.values()].map((list) => {
-    const ratios: number[] = [];
-    for (const rep of new Set(list.map((r) => r.repetition))) {
-      const floor = list.find((r) => r.repetition === rep && r.system === "floor");
-      const trellis = list.find((r) => r.repetition === rep && r.system === "trellis");
-      if (floor?.valid === true && trellis?.valid === true) {
-        ratios.push(trellis.callsPerSecond / floor.callsPerSecond);
+    const ratios = (system: SystemName): number[] => {
+      const out: number[] = [];
+      for (const rep of new Set(list.map((r) => r.repetition))) {
+        const floor = list.find((r) => r.repetition === rep && r.system === "floor");
+        const other = list.find((r) => r.repetition === rep && r.system === system);
+        if (floor?.valid === true && other?.valid === true) {
+          out.push(other.callsPerSecond / floor.callsPerSecond);
+        }
       }
-    }
-    const floors = list.filter((r) => r.system === "floor");
-    const trellises = list.filter((r) => r.system === "trellis");
+      return out;
+    };
+    const of = (system: SystemName) => summarizeSystem(list.filter((r) => r.system === system));
     return {
       concurrency: list[0]!.concurrency,
       workers: list[0]!.workers,
-      floor: summarizeSystem(floors),
-      trellis: summarizeSystem(trellises),
-      throughputRatios: ratios,
-      serverCpuUsPerCall: { floor: cpuPerCall(floors), trellis: cpuPerCall(trellises) },
+      systems: { floor: of("floor"), face: of("face"), trellis: of("trellis") },
+      throughputRatios: ratios("trellis"),
+      faceRatios: ratios("face"),
     };
   });
 }
@@ -238,13 +244,26 @@ export async function runHttpBench(options: HttpBenchOptions) {
     ]);
     servers.push(floor);
     const floorAddress = await floor.address(/listening on (\S+)/);
+    const face = new ServerProcess("face server", [
+      fileURLToPath(new URL("./http-face-server.js", import.meta.url)),
+      "--listen",
+      "127.0.0.1:0",
+    ]);
+    servers.push(face);
+    const faceAddress = await face.address(/listening on (\S+)/);
     log(`trellis at http://${trellisAddress} (pid ${trellis.child.pid})`);
     log(`floor   at http://${floorAddress} (pid ${floor.child.pid})`);
-    const addressOf = (s: SystemName) => (s === "floor" ? floorAddress : trellisAddress);
-    const processOf = (s: SystemName) => (s === "floor" ? floor : trellis);
+    log(`face    at http://${faceAddress} (pid ${face.child.pid})`);
+    const servedBy = {
+      floor: { address: floorAddress, process: floor },
+      face: { address: faceAddress, process: face },
+      trellis: { address: trellisAddress, process: trellis },
+    } as const;
+    const addressOf = (s: SystemName) => servedBy[s].address;
+    const processOf = (s: SystemName) => servedBy[s].process;
 
     // ---- first pass: answers, and a warm server ---------------------------------------------
-    for (const system of ["trellis", "floor"] as const) {
+    for (const system of ["trellis", "floor", "face"] as const) {
       const pass = await callEachHttp({
         address: addressOf(system),
         path: CHECK_PATH,
@@ -272,7 +291,7 @@ export async function runHttpBench(options: HttpBenchOptions) {
       for (const workers of o.workers) {
         if (workers > concurrency) continue;
         for (let rep = 1; rep <= o.runs; rep++) {
-          const order: SystemName[] = rep % 2 === 1 ? ["floor", "trellis"] : ["trellis", "floor"];
+          const order = SYSTEMS.map((_, i) => SYSTEMS[(i + rep - 1) % SYSTEMS.length]!);
           for (const system of order) {
             const server = processOf(system);
             const loadOptions: HttpLoadOptions = {
@@ -364,29 +383,42 @@ export async function runHttpBench(options: HttpBenchOptions) {
     // ---- report -------------------------------------------------------------------------------
     const summaries = summarize(runs);
     log("");
-    log(
-      "conc  wkr  floor calls/s  trellis calls/s  trellis/floor  p99 floor  p99 trellis  srv µs/call floor/trellis",
-    );
+    log("conc  wkr  system   calls/s  of floor   p50 ms   p99 ms  srv µs/call");
+    const percent = (ratios: readonly number[]) => {
+      if (ratios.length === 0) return "–";
+      const pairs =
+        ratios.length > 1
+          ? ` (pairs ${(Math.min(...ratios) * 100).toFixed(0)}–${(Math.max(...ratios) * 100).toFixed(0)}%)`
+          : "";
+      return `${(median(ratios) * 100).toFixed(0)}%${pairs}`;
+    };
     const goals: { goal: string; value: string; met: boolean }[] = [];
     for (const s of summaries) {
-      const ratio = median(s.throughputRatios);
-      const pairs =
-        s.throughputRatios.length > 1
-          ? ` (pairs ${(Math.min(...s.throughputRatios) * 100).toFixed(0)}–${(Math.max(...s.throughputRatios) * 100).toFixed(0)}%)`
-          : "";
-      log(
-        `${String(s.concurrency).padStart(4)}  ${String(s.workers).padStart(3)}  ` +
-          `${fmtRate(s.floor?.callsPerSecond.median ?? Number.NaN).padStart(13)}  ` +
-          `${fmtRate(s.trellis?.callsPerSecond.median ?? Number.NaN).padStart(15)}  ` +
-          `${Number.isFinite(ratio) ? `${(ratio * 100).toFixed(0)}%` : "–"}`.padStart(13) +
-          `  ${fmtMs(s.floor?.p99Us ?? Number.NaN).padStart(9)}  ${fmtMs(s.trellis?.p99Us ?? Number.NaN).padStart(11)}` +
-          `  ${s.serverCpuUsPerCall.floor?.toFixed(0) ?? "–"}/${s.serverCpuUsPerCall.trellis?.toFixed(0) ?? "–"}`,
-      );
+      for (const system of SYSTEMS) {
+        const x = s.systems[system];
+        const ratios =
+          system === "trellis" ? s.throughputRatios : system === "face" ? s.faceRatios : [];
+        log(
+          `${String(s.concurrency).padStart(4)}  ${String(s.workers).padStart(3)}  ${system.padEnd(7)}` +
+            `  ${fmtRate(x?.callsPerSecond.median ?? Number.NaN).padStart(7)}` +
+            `  ${(system === "floor" ? "" : ratios.length === 0 ? "–" : `${(median(ratios) * 100).toFixed(0)}%`).padStart(8)}` +
+            `  ${fmtMs(x?.p50Us ?? Number.NaN).padStart(7)}  ${fmtMs(x?.p99Us ?? Number.NaN).padStart(7)}` +
+            `  ${(x?.serverCpuUsPerCall?.toFixed(0) ?? "–").padStart(11)}`,
+        );
+      }
       if (s.concurrency === 16) {
+        const workers = `${s.workers} worker${s.workers > 1 ? "s" : ""}`;
+        const ratio = median(s.throughputRatios);
         goals.push({
-          goal: `HTTP Check ≥ 85% of the node:http floor (c=16, ${s.workers} worker${s.workers > 1 ? "s" : ""})`,
-          value: Number.isFinite(ratio) ? `${(ratio * 100).toFixed(0)}%${pairs}` : "no valid pair",
+          goal: `HTTP Check ≥ 85% of the node:http floor (c=16, ${workers})`,
+          value: percent(s.throughputRatios),
           met: Number.isFinite(ratio) && ratio >= 0.85,
+        });
+        const faceRatio = median(s.faceRatios);
+        goals.push({
+          goal: `the HTTP face alone ≥ 85% of the floor (c=16, ${workers})`,
+          value: percent(s.faceRatios),
+          met: Number.isFinite(faceRatio) && faceRatio >= 0.85,
         });
       }
     }
@@ -420,7 +452,12 @@ export async function runHttpBench(options: HttpBenchOptions) {
         auth: o.auth,
         serverLogLevel: o.serverLogLevel,
       },
-      servers: { trellis: trellisAddress, floor: floorAddress, command: trellis.command },
+      servers: {
+        trellis: trellisAddress,
+        floor: floorAddress,
+        face: faceAddress,
+        command: trellis.command,
+      },
       runs,
       summaries,
       goals,
