@@ -1,11 +1,16 @@
 /**
  * The waiting half of `waitForChanges`, shared by the engines: waiters per tenant, woken by
  * `notify` (own commits, or LISTEN/NOTIFY) and, as a fallback for writers the engine cannot
- * hear, by polling the head revision.
+ * hear, by polling the head revision. Runs wherever timers and `AbortSignal` exist (Node and
+ * browsers).
  */
+import { unrefTimer } from "../core/event-loop.js";
 import type { Revision } from "../core/index.js";
 import { datastoreClosed } from "./argument-checks.js";
 import type { WaitForChangesOptions } from "./changelog.js";
+
+/** What `setTimeout` returns: an object in Node, a number in browsers. */
+type Timer = ReturnType<typeof setTimeout>;
 
 interface Waiter {
   readonly tenant: string;
@@ -17,8 +22,17 @@ interface Waiter {
 export interface ChangeNotifierOptions {
   /** Reads the committed head of a tenant (throws NOT_FOUND for an unknown tenant). */
   readonly readHead: (tenant: string) => Promise<Revision>;
-  /** Milliseconds between head polls while a waiter is pending. */
-  readonly pollIntervalMs: number;
+  /**
+   * Milliseconds between head polls while a waiter is pending; undefined for an engine that
+   * hears every commit (`notify`), which then reads the head once, when the wait starts.
+   */
+  readonly pollIntervalMs: number | undefined;
+  /**
+   * When true, the timers of pending waits do not keep a Node process alive (`unref`, where
+   * timers have it): for an engine whose only writers are in this process, a wait that nothing
+   * else keeps alive could never be woken, so it ends with the process.
+   */
+  readonly unrefTimers?: boolean;
   /** Runs before a waiter's first head check, e.g. to start listening; failures are ignored. */
   readonly prepare?: () => Promise<void>;
 }
@@ -50,7 +64,7 @@ export class ChangeNotifier {
     options: WaitForChangesOptions = {},
   ): Promise<Revision> {
     if (this.#closed) throw datastoreClosed();
-    const { readHead, pollIntervalMs, prepare } = this.#options;
+    const { readHead, pollIntervalMs, prepare, unrefTimers } = this.#options;
     if (prepare !== undefined) await prepare().catch(() => undefined);
     return new Promise<Revision>((resolve, reject) => {
       if (this.#closed) {
@@ -58,8 +72,13 @@ export class ChangeNotifier {
         return;
       }
       let done = false;
-      let pollTimer: NodeJS.Timeout | undefined;
-      let timeoutTimer: NodeJS.Timeout | undefined;
+      let pollTimer: Timer | undefined;
+      let timeoutTimer: Timer | undefined;
+      const startTimer = (ms: number, fn: () => void): Timer => {
+        const timer = setTimeout(fn, ms);
+        if (unrefTimers === true) unrefTimer(timer);
+        return timer;
+      };
       const finish = (): boolean => {
         if (done) return false;
         done = true;
@@ -82,7 +101,8 @@ export class ChangeNotifier {
       const check = (): void => {
         readHead(tenant).then((head) => {
           if (head > after) waiter.settle(head);
-          else if (!done) pollTimer = setTimeout(check, pollIntervalMs);
+          else if (!done && pollIntervalMs !== undefined)
+            pollTimer = startTimer(pollIntervalMs, check);
         }, waiter.fail);
       };
       const giveUp = (): void => {
@@ -99,7 +119,7 @@ export class ChangeNotifier {
       }
       options.signal?.addEventListener("abort", onAbort, { once: true });
       if (options.timeoutMs !== undefined) {
-        timeoutTimer = setTimeout(giveUp, options.timeoutMs);
+        timeoutTimer = startTimer(options.timeoutMs, giveUp);
       }
       check();
     });
