@@ -1,6 +1,6 @@
 /**
- * The engine-independent half of API-key storage: argument checks and the row format both
- * engines share. The store keeps records only; minting, hashing and verifying keys belong to
+ * The engine-independent half of API-key storage: argument checks and the row format every
+ * engine shares. The store keeps records only; minting, hashing and verifying keys belong to
  * `auth/`.
  */
 import { invalidArgument, TrellisError } from "../core/index.js";
@@ -11,7 +11,10 @@ export const API_KEY_ID = /^[a-z0-9]{16}$/;
 const SECRET_HASH = /^[0-9a-f]{64}$/;
 const MAX_DESCRIPTION = 200;
 
-/** The columns as both engines select them (times as epoch ms; pg returns int8 as strings). */
+/**
+ * A key's row as the SQL engines select it and the memory engine keeps it (times as epoch ms;
+ * pg returns int8 as strings).
+ */
 export interface ApiKeyRow {
   id: string;
   tenant_id: string;

@@ -6,6 +6,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { type Clock, systemClock } from "../core/index.js";
 import type { Datastore } from "./datastore.js";
+import { MemoryDatastore } from "./memory/memory-datastore.js";
 import { PostgresDatastore } from "./postgres/postgres-datastore.js";
 import { openSqliteDatabase } from "./sqlite/open-sqlite-database.js";
 import { SqliteDatastore } from "./sqlite/sqlite-datastore.js";
@@ -133,7 +134,10 @@ function resolveOptions(options: OpenDatastoreOptions): Resolved {
  * Opens a datastore and applies its migrations. URLs:
  * - `sqlite:./data/trellis.db` (a file, its directory created if missing), `sqlite::memory:`
  *   (private to this datastore; for tests);
- * - `postgres://user@host:5432/db` or `postgresql://…` (anything `pg` accepts).
+ * - `postgres://user@host:5432/db` or `postgresql://…` (anything `pg` accepts);
+ * - `memory:` (plain JavaScript structures, gone at close; every call opens a fresh, empty
+ *   store; of the options only `clock` and `exportPageSize` apply). In a browser, import
+ *   `MemoryDatastore` from `store/memory/` instead: this module needs Node.
  *
  * Throws TypeError for an unknown scheme or a bad option (naming it); UNAVAILABLE when the
  * database cannot be reached or opened; FAILED_PRECONDITION when it was migrated by a newer
@@ -153,6 +157,17 @@ export async function openDatastore(
     const db = openSqliteDatabase(path, resolved.busyTimeoutMs);
     return new SqliteDatastore(db, resolved);
   }
+  if (url.startsWith("memory:")) {
+    if (url !== "memory:") {
+      throw new TypeError(
+        `the datastore URL "${url}" names something: memory: takes nothing after the colon (every open is a fresh, empty store)`,
+      );
+    }
+    return new MemoryDatastore({
+      clock: resolved.clock,
+      exportPageSize: resolved.exportPageSize,
+    });
+  }
   if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
     return PostgresDatastore.open(url, {
       clock: resolved.clock,
@@ -166,6 +181,6 @@ export async function openDatastore(
     });
   }
   throw new TypeError(
-    `unsupported datastore URL "${url}": expected sqlite:PATH, sqlite::memory: or postgres://…`,
+    `unsupported datastore URL "${url}": expected sqlite:PATH, sqlite::memory:, postgres://… or memory:`,
   );
 }

@@ -1,5 +1,5 @@
 /**
- * `optimizedRevision` for both engines: time is cut into windows of `maxStaleness` and every
+ * `optimizedRevision` for every engine: time is cut into windows of `maxStaleness` and every
  * caller in a window gets the head as it was when the window opened. Callers then share
  * revision-keyed cache entries instead of each reading at its own fresh head.
  */

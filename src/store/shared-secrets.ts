@@ -1,4 +1,4 @@
-/** The engine-independent half of `sharedSecret`: argument checks both engines share. */
+/** The engine-independent half of `sharedSecret`: argument checks every engine shares. */
 import { invalidArgument } from "../core/index.js";
 
 const SECRET_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;

@@ -1,8 +1,8 @@
 /**
- * The span of one store call (a statement, or a transaction of several), for both engines'
- * connections: the engine, the operation's name and the rows it returned. Never the SQL's
- * values, the rows themselves or the connection string. A call made outside every span
- * (index loads, changelog polls, GC) starts none.
+ * The span of one store call (a statement, a transaction of several, or a call of the memory
+ * engine), for every engine: the engine, the operation's name and the rows it returned. Never
+ * the SQL's values, the rows themselves or the connection string. A call made outside every
+ * span (index loads, changelog polls, GC) starts none.
  */
 import { SPAN_ATTRIBUTES, traced } from "../core/tracing.js";
 
@@ -18,7 +18,7 @@ function rowsOf(result: unknown): number | undefined {
 
 /** Runs a store call in its span. Call only with `tracing.enabled`. */
 export function tracedQuery<T>(
-  system: "sqlite" | "postgresql",
+  system: "sqlite" | "postgresql" | "memory",
   operation: string,
   run: () => Promise<T>,
 ): Promise<T> {

@@ -5,7 +5,7 @@
  */
 import { type CaveatContext, ELLIPSIS, type Relationship, type SubjectRef } from "../core/index.js";
 
-/** The tuple columns of a row as both engines return them (`pg` returns int8 as a string). */
+/** The tuple columns of a row as every engine returns them (`pg` returns int8 as a string). */
 export interface TupleRow {
   resource_type: string;
   resource_id: string;

@@ -1,5 +1,5 @@
 /**
- * The failures of a write that callers branch on, worded once for both engines. Each names the
+ * The failures of a write that callers branch on, worded once for every engine. Each names the
  * tuple, filter or batch at fault; callers branch on `code` (SpiceDB's face also on the class), never
  * on the wording.
  */

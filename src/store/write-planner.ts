@@ -1,5 +1,5 @@
 /**
- * The write planner: every decision of a write, made once for both engines and without I/O.
+ * The write planner: every decision of a write, made once for every engine and without I/O.
  * An engine reads what a plan needs (the live rows of the written tuples, whether each
  * precondition's filter matches, how many tuples a delete matches), asks the planner, and
  * carries out the plan in its transaction; the planner never touches a database.
