@@ -321,7 +321,7 @@ describe.each(STORE_KINDS)("engine calls over %s, without a request", (kind) => 
       });
       expect(listed.subjects.map((s) => s.id)).toEqual(["u"]);
       const spans = await finishedSpans();
-      const system = kind === "sqlite" ? "sqlite" : "postgresql";
+      const system = { sqlite: "sqlite", postgres: "postgresql", memory: "memory" }[kind];
       for (const name of ["engine.checkBulk", "engine.listSubjects"]) {
         const call = only(spans, name);
         expect(call.parentSpanContext).toBeUndefined();
