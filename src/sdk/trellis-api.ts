@@ -13,7 +13,6 @@ import type {
 } from "../core/permission.js";
 import type {
   CaveatContext,
-  CaveatRef,
   ObjectRef,
   Relationship,
   SubjectRef,
