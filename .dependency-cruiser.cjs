@@ -2,6 +2,10 @@
  * Layer rules (DESIGN.md §5, CONVENTIONS.md §1): imports point down only,
  * core → schema, store → engine → auth → operations → api → cli.
  */
+const { builtinModules } = require("node:module");
+
+/** Node's built-in modules, with or without the `node:` prefix (`fs`, `node:fs/promises`). */
+const NODE_BUILTINS = `^(node:)?(${builtinModules.map((m) => m.replace(/[/.]/g, "\\$&")).join("|")})(/|$)`;
 const layer = (name, mayImport) => ({
   name: `${name}-imports-down-only`,
   severity: "error",
@@ -79,6 +83,14 @@ module.exports = {
       severity: "error",
       from: { path: "^src/", pathNot: "^src/auth/" },
       to: { path: "node_modules/jose/" },
+    },
+    {
+      name: "memory-store-runs-in-browsers",
+      severity: "error",
+      comment:
+        "src/store/memory/ runs in browsers (the playground): nothing it reaches — its own files, the shared store modules, core — may load a Node built-in (node:*) or any package (better-sqlite3, pg, pino, …); allow a package here only after checking that it runs in a browser. Node-only globals (Buffer, process) are caught by src/store/memory/browser-safety.test.ts",
+      from: { path: "^src/store/memory/" },
+      to: { path: [NODE_BUILTINS, "node_modules/"], reachable: true },
     },
     {
       name: "no-circular",

@@ -1,0 +1,2 @@
+/** Uses a Node global on purpose: browser-safety.test.ts must catch it. Never imported. */
+export const bytes = Buffer.from("x");
