@@ -68,7 +68,9 @@ const PRESETS: ReadonlySet<string> = new Set<PresetName>(["docs", "rbac", "abac"
 export interface TrellisOptions extends Omit<EngineOptions, "zookieSecret"> {
   /**
    * Where the data lives: `sqlite:PATH` (the file and its directory are created if missing),
-   * `sqlite::memory:` (gone at close), or `postgres://…`. Default `sqlite:./data/trellis.db`.
+   * `sqlite::memory:` (gone at close), `postgres://…`, or `memory:` (plain JavaScript
+   * structures in this process, empty at open and gone at close; the fastest to open, for
+   * trying things out and tests). Default `sqlite:./data/trellis.db`.
    */
   readonly datastore?: string;
   /** Options of the datastore (SQLite busy handling, PostgreSQL pool, …); `clock` is shared. */
