@@ -34,6 +34,8 @@ import {
   type HttpListener,
   listenHttp,
   recordServices,
+  StaticFiles,
+  type StaticFilesOptions,
   TRELLIS_JSON_ROUTES,
 } from "./http/index.js";
 import { formatListenAddress, parseListenAddress, resolvesToLoopback } from "./listen-address.js";
@@ -92,6 +94,11 @@ export interface ServerOptions {
    * HTTPS with `tls`. Absent: no HTTP listener.
    */
   httpListen?: string;
+  /**
+   * Files served on the HTTP listener under a path prefix, read once at start (the playground:
+   * `trellis serve --playground`). Needs `httpListen`.
+   */
+  httpStaticFiles?: StaticFilesOptions;
 }
 
 export interface ServerAuthOptions {
@@ -153,6 +160,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     options.httpListen === undefined
       ? undefined
       : parseListenAddress(options.httpListen, "httpListen");
+  if (options.httpStaticFiles !== undefined && httpListen === undefined) {
+    throw new TypeError("option httpStaticFiles is served on the HTTP listener: give httpListen");
+  }
+  let staticFiles: StaticFiles | undefined;
+  try {
+    staticFiles =
+      options.httpStaticFiles === undefined ? undefined : new StaticFiles(options.httpStaticFiles);
+  } catch (err) {
+    throw new TypeError(`option httpStaticFiles: ${(err as Error).message}`);
+  }
   try {
     checkTenantId(options.defaultTenant, "defaultTenant");
   } catch (err) {
@@ -299,6 +316,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         routes: [...TRELLIS_JSON_ROUTES, ...SPICEDB_GATEWAY_ROUTES],
         methods: registered,
         maxMessageBytes: limits.maxReceiveMessageBytes,
+        ...(staticFiles !== undefined ? { staticFiles } : {}),
       });
       httpListener = await listenHttp({
         face,

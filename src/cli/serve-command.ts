@@ -25,6 +25,7 @@ import type { Datastore } from "../store/datastore.js";
 import { openDatastore } from "../store/open.js";
 import type { TracingHandle } from "../telemetry/index.js";
 import { otlpTracesUrl } from "../telemetry/otlp-url.js";
+import { playgroundDirectory } from "./playground-files.js";
 import type { Output } from "./schema-command.js";
 
 /** A bad flag or environment variable; the message names it. */
@@ -54,6 +55,8 @@ export interface ServeConfig {
   readonly metricsListen: string | undefined;
   /** `--http-listen`: HTTP/JSON beside gRPC; undefined: none. */
   readonly httpListen: string | undefined;
+  /** `--playground`: the folder served at `/playground/` on the HTTP listener; undefined: off. */
+  readonly playground?: string;
   readonly tls: { readonly cert: string; readonly key: string } | undefined;
   readonly maxDepth: number;
   readonly maxStalenessMs: number;
@@ -86,6 +89,7 @@ export interface ServeFlags {
   readonly preset?: string;
   readonly schema?: string;
   readonly insecureDev?: boolean;
+  readonly playground?: boolean;
   readonly tenant?: string;
   readonly metricsListen?: string;
   readonly httpListen?: string;
@@ -419,6 +423,7 @@ const FLAGS: readonly FlagSpec[] = [
 ];
 
 const INSECURE_DEV_ENV = "TRELLIS_INSECURE_DEV";
+const PLAYGROUND_ENV = "TRELLIS_PLAYGROUND";
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 function integer(text: string, flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -495,6 +500,16 @@ export function resolveServeConfig(
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
+  }
+  const playgroundOn =
+    flags.playground === true ||
+    ["1", "true", "yes"].includes((env[PLAYGROUND_ENV] ?? "").toLowerCase());
+  const playground = playgroundOn ? playgroundDirectory() : undefined;
+  if (playgroundOn && httpListen === undefined) {
+    throw new UsageError("--playground is served on the HTTP listener: give --http-listen too");
+  }
+  if (playgroundOn && playground === undefined) {
+    throw new UsageError("--playground: the playground is not built (make build builds it)");
   }
   const host = parseListenAddress(listen).host;
   if (insecureDev && !isLoopbackHost(host)) {
@@ -606,6 +621,7 @@ export function resolveServeConfig(
     tenant,
     metricsListen,
     httpListen,
+    ...(playground !== undefined ? { playground } : {}),
     tls,
     maxDepth: integer(value("maxDepth")!, "--max-depth", 1, 10_000),
     maxStalenessMs: parseDuration(value("maxStaleness")!, "--max-staleness"),
@@ -841,6 +857,12 @@ export function callingHints(
           "",
         ]
       : []),
+    ...(httpAddress !== undefined && config.playground !== undefined
+      ? [
+          `Playground: ${config.tls === undefined ? "http" : "https"}://${httpAddress}/playground/`,
+          "",
+        ]
+      : []),
     ...(metricsAddress !== undefined ? [`Metrics: http://${metricsAddress}/metrics`, ""] : []),
     "Stop with Ctrl-C (SIGINT) or SIGTERM.",
     "",
@@ -945,6 +967,9 @@ export async function runServe(
       logger: log,
       ...(config.metricsListen !== undefined ? { metricsListen: config.metricsListen } : {}),
       ...(config.httpListen !== undefined ? { httpListen: config.httpListen } : {}),
+      ...(config.playground !== undefined
+        ? { httpStaticFiles: { prefix: "/playground", directory: config.playground } }
+        : {}),
       ...(config.tls !== undefined ? { tls: config.tls } : {}),
     });
     io.out(callingHints(server.address, config, server.metricsAddress, server.httpAddress));
@@ -1012,6 +1037,12 @@ export function registerServeCommand(program: Command, io: Output): void {
       new Option(
         "--insecure-dev",
         `serve without caller authentication, loopback addresses only (env: ${INSECURE_DEV_ENV}=1); for local development`,
+      ),
+    )
+    .addOption(
+      new Option(
+        "--playground",
+        `serve the playground (a schema and check workbench that runs in the browser) at /playground/ on the --http-listen address (env: ${PLAYGROUND_ENV}=1)`,
       ),
     );
   for (const spec of FLAGS) {

@@ -29,6 +29,7 @@ import { errorBody, PAYLOAD_TOO_LARGE } from "./http-status.js";
 import { decodeJsonMessage, JsonObjectStream } from "./json-object-stream.js";
 import type { ErrorDialect, JsonRoute } from "./json-route.js";
 import type { CallKind, RegisteredMethod, RegisteredMethods } from "./registered-methods.js";
+import type { StaticFiles } from "./static-files.js";
 
 export interface HttpFaceOptions {
   /** The routes to serve; one whose gRPC method is not registered is left out. */
@@ -37,6 +38,8 @@ export interface HttpFaceOptions {
   readonly methods: RegisteredMethods;
   /** Largest request message, in bytes (`ServerLimits.maxReceiveMessageBytes`). */
   readonly maxMessageBytes: number;
+  /** Files served under their prefix, before any route (the playground); absent: none. */
+  readonly staticFiles?: StaticFiles;
 }
 
 interface ServedRoute {
@@ -48,11 +51,13 @@ interface ServedRoute {
 export class HttpFace implements CallOwner {
   readonly #routes = new Map<string, ServedRoute>();
   readonly #maxMessageBytes: number;
+  readonly #staticFiles: StaticFiles | undefined;
   #closing = false;
   #onCallClosed: (() => void) | undefined;
 
   constructor(options: HttpFaceOptions) {
     this.#maxMessageBytes = options.maxMessageBytes;
+    this.#staticFiles = options.staticFiles;
     for (const route of options.routes) {
       const method = options.methods.get(route.grpcPath);
       // Bidirectional streams have no HTTP/1.1 form; no trellis.v1 or SpiceDB route has one.
@@ -90,8 +95,13 @@ export class HttpFace implements CallOwner {
   readonly listener = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? "/";
     const query = url.indexOf("?");
-    const served = this.#routes.get(query < 0 ? url : url.slice(0, query));
+    const pathname = query < 0 ? url : url.slice(0, query);
+    const served = this.#routes.get(pathname);
     if (this.#closing) res.setHeader("connection", "close");
+    if (served === undefined && this.#staticFiles?.handles(pathname) === true) {
+      this.#staticFiles.serve(req, res, pathname);
+      return;
+    }
     if (served === undefined) {
       refuse(req, res, 404, "trellis", status.NOT_FOUND, `no route for ${req.method} ${url}`);
       return;

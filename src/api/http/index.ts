@@ -15,4 +15,5 @@ export {
 } from "./http-status.js";
 export type { ErrorDialect, JsonRoute } from "./json-route.js";
 export { type RegisteredMethods, recordServices } from "./registered-methods.js";
+export { StaticFiles, type StaticFilesOptions } from "./static-files.js";
 export { TRELLIS_JSON_ROUTES } from "./trellis-routes.js";
