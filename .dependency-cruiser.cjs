@@ -93,6 +93,35 @@ module.exports = {
       to: { path: [NODE_BUILTINS, "node_modules/"], reachable: true },
     },
     {
+      name: "browser-entry-runs-without-node",
+      severity: "error",
+      comment:
+        "src/browser.ts is the engine the playground runs in a browser: nothing it reaches may import a Node built-in (node:fs, node:crypto, …); move the Node part beside it (as engine/machine-memory.ts, engine/validation-file.ts) and inject it",
+      from: { path: "^src/browser\\.ts$" },
+      to: { path: NODE_BUILTINS, reachable: true },
+    },
+    {
+      name: "browser-entry-uses-browser-packages",
+      severity: "error",
+      comment:
+        "the packages the browser entry may reach run in a browser; add one here only after bundling it with esbuild's platform: browser (playground/build.mjs)",
+      from: { path: "^src/browser\\.ts$" },
+      to: {
+        path: "node_modules/",
+        pathNot:
+          "node_modules/(yaml|lru-cache|@noble/hashes|@bufbuild/(cel|cel-spec|protobuf|re2))/",
+        reachable: true,
+      },
+    },
+    {
+      name: "playground-reaches-src-through-browser-entry",
+      severity: "error",
+      comment:
+        "the playground imports Trellis only through src/browser.ts, the code kept browser-safe",
+      from: { path: "^playground/" },
+      to: { path: "^src/", pathNot: "^src/browser\\.ts$" },
+    },
+    {
       name: "no-circular",
       severity: "error",
       from: {},
