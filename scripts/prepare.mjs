@@ -18,4 +18,9 @@ if (process.env.TRELLIS_SKIP_PREPARE !== "1" && existsSync(join(root, "src"))) {
     cwd: root,
     stdio: "inherit",
   });
+  // The playground's static files (dist/playground/), bundled with esbuild.
+  execFileSync(process.execPath, [join(root, "playground", "build.mjs")], {
+    cwd: root,
+    stdio: "inherit",
+  });
 }
