@@ -205,7 +205,7 @@ describe("trellis init", () => {
     const validated = await trellis("validate", join(target, "rbac.yaml"));
     expect(validated.code, validated.stderr + validated.stdout).toBe(0);
     const again = await trellis("init", "--preset", "rbac", "--dir", target);
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(3);
     expect(again.stderr).toContain("--force");
     expect((await trellis("init", "--preset", "rbac", "--dir", target, "--force")).code).toBe(0);
     const unknown = await trellis("init", "--preset", "nope", "--dir", target);

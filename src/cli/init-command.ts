@@ -5,6 +5,7 @@
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
+import { EXIT } from "./exit-codes.js";
 import type { Output } from "./schema-command.js";
 import { PRESET_DIR, PRESETS } from "./serve-command.js";
 
@@ -20,7 +21,7 @@ export function registerInitCommand(program: Command, io: Output): void {
         io.err(
           `trellis init: --preset must be one of ${PRESETS.join(", ")}, got "${flags.preset}"\n`,
         );
-        process.exitCode = 2;
+        process.exitCode = EXIT.USAGE;
         return;
       }
       const files = [`${flags.preset}.zed`, `${flags.preset}.yaml`];
@@ -29,7 +30,7 @@ export function registerInitCommand(program: Command, io: Output): void {
         io.err(
           `trellis init: ${existing.join(", ")} exist already in ${flags.dir}; --force overwrites\n`,
         );
-        process.exitCode = 1;
+        process.exitCode = EXIT.FAILED;
         return;
       }
       mkdirSync(flags.dir, { recursive: true });
