@@ -10,6 +10,7 @@ import { Engine, type EngineOptions } from "./engine/engine.js";
 import { defaultMemoryBudget } from "./engine/machine-memory.js";
 import { storedZookieSecret } from "./engine/zookie-secret.js";
 import { Operations } from "./operations/operations.js";
+import { isPresetName, PRESETS, type PresetName } from "./schema/presets.js";
 import {
   allowedObjects,
   allowedSubjects,
@@ -62,8 +63,7 @@ import type { TracingHandle } from "./telemetry/index.js";
 import { otlpTracesUrl } from "./telemetry/otlp-url.js";
 
 /** The preset schemas shipped in the package's `schema/` folder. */
-export type PresetName = "docs" | "rbac" | "abac";
-const PRESETS: ReadonlySet<string> = new Set<PresetName>(["docs", "rbac", "abac"]);
+export type { PresetName };
 
 export interface TrellisOptions extends Omit<EngineOptions, "zookieSecret"> {
   /**
@@ -158,9 +158,9 @@ export class Trellis implements TrellisApi {
     if (typeof tenant !== "string" || tenant === "") {
       throw new TypeError("option tenant must be a non-empty string");
     }
-    if (options.preset !== undefined && !PRESETS.has(options.preset)) {
+    if (options.preset !== undefined && !isPresetName(options.preset)) {
       throw new TypeError(
-        `option preset must be one of ${[...PRESETS].join(", ")}, got ${String(options.preset)}`,
+        `option preset must be one of ${PRESETS.join(", ")}, got ${String(options.preset)}`,
       );
     }
     if (options.otelEndpoint !== undefined) {

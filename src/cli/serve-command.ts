@@ -20,6 +20,7 @@ import { ENGINE_DEFAULTS, Engine, GC_DEFAULTS } from "../engine/engine.js";
 import { defaultMemoryBudget } from "../engine/machine-memory.js";
 import { storedZookieSecret } from "../engine/zookie-secret.js";
 import { type CaveatLimits, DEFAULT_CAVEAT_LIMITS } from "../schema/caveat-limits.js";
+import { PRESETS, type PresetName } from "../schema/presets.js";
 import { composeSchemaFile } from "../schema/schema-files.js";
 import type { Datastore } from "../store/datastore.js";
 import { openDatastore } from "../store/open.js";
@@ -33,8 +34,8 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
-export const PRESETS = ["docs", "rbac", "abac", "multitenant-saas"] as const;
-export type Preset = (typeof PRESETS)[number];
+export { PRESETS };
+export type Preset = PresetName;
 
 /** The package's preset schemas: `schema/` two levels above `src/cli/` and `dist/cli/`. */
 export const PRESET_DIR = fileURLToPath(new URL("../../schema/", import.meta.url));

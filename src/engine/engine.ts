@@ -624,7 +624,9 @@ export class Engine {
       now: this.#clock.now(),
       context,
       caveatMeter: meter,
-      ...(this.#cache !== undefined ? { cache: this.#cache } : {}),
+      // A traced check shows every step it takes: the shared cache would answer whole
+      // sub-trees in one step (it is still filled by every other check).
+      ...(this.#cache !== undefined && !trace ? { cache: this.#cache } : {}),
       trace,
     });
   }

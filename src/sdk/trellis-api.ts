@@ -11,12 +11,7 @@ import type {
   PermissionAnswer,
   Permissionship,
 } from "../core/permission.js";
-import type {
-  CaveatContext,
-  ObjectRef,
-  Relationship,
-  SubjectRef,
-} from "../core/relationship.js";
+import type { CaveatContext, ObjectRef, Relationship, SubjectRef } from "../core/relationship.js";
 import type { MutationOp, Precondition, RelationshipFilter } from "../core/relationship-filter.js";
 import type { Consistency, Zookie } from "../core/revision.js";
 
