@@ -262,6 +262,18 @@ describe("the embedded Trellis", () => {
     expect(spanNames(await received)).toContain("engine.check");
   });
 
+  test("instances in one process share the tracing to one collector, and refuse another", async () => {
+    const first = await Trellis.open({ datastore: "sqlite::memory:", otelEndpoint: endpoint });
+    const second = await Trellis.open({ datastore: "sqlite::memory:", otelEndpoint: endpoint });
+    await expect(
+      Trellis.open({ datastore: "sqlite::memory:", otelEndpoint: "http://127.0.0.1:9/" }),
+    ).rejects.toThrow(/already on/);
+    await first.close();
+    expect(tracing.enabled).toBe(true);
+    await second.close();
+    expect(tracing.enabled).toBe(false);
+  });
+
   test("refuses an endpoint that is not a URL before opening anything", async () => {
     await expect(
       Trellis.open({ datastore: "sqlite::memory:", otelEndpoint: "not a url" }),

@@ -41,6 +41,7 @@ beforeAll(async () => {
     // Every read from the store, so that a Check makes store spans.
     engineOptions: { indexTenants: false },
     auth: { maxFailuresPerMinute: 1000 },
+    httpListen: "127.0.0.1:0",
     tuples: [
       `document:${PRIVATE[0]}#viewer@user:${PRIVATE[1]}[on_day:{"allowed":"${SECRET_DAY}"}]`,
       "document:readme#viewer@user:alice",
@@ -254,6 +255,37 @@ describe("with tracing on", () => {
     for (const span of spans) {
       expect(span.spanContext().traceId).toBe(request.spanContext().traceId);
     }
+  });
+});
+
+describe("over another face", () => {
+  test("SpiceDB's HTTP route takes the trace context from the request's headers", async () => {
+    const traceId = "5e1c0a2b9d8f47e6a3b2c1d0e9f8a7b6";
+    const res = await fetch(`http://${api.server.httpAddress}/v1/permissions/check`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${token}`,
+        traceparent: `00-${traceId}-${CALLER_SPAN}-01`,
+      },
+      body: JSON.stringify({
+        resource: obj("document:readme"),
+        permission: "view",
+        subject: subj("user:alice"),
+      }),
+    });
+    expect(res.status).toBe(200);
+    await res.text();
+    const spans = await finishedSpans();
+    const request = only(spans, "authzed.api.v1.PermissionsService/CheckPermission");
+    expect(request.spanContext().traceId).toBe(traceId);
+    expect(request.parentSpanContext?.spanId).toBe(CALLER_SPAN);
+    expect(request.attributes).toMatchObject({
+      "rpc.service": "authzed.api.v1.PermissionsService",
+      "rpc.method": "CheckPermission",
+      "trellis.code": "OK",
+    });
+    expect(parentOf(only(spans, "engine.check"), spans)).toBe(request);
   });
 });
 
