@@ -42,6 +42,7 @@ import {
   EMPTY_CHECK,
   fromFragment,
   fromValidationYaml,
+  normalizeWorkspace,
   toFragment,
   toValidationYaml,
   type Workspace,
@@ -608,7 +609,7 @@ async function start(): Promise<void> {
     const stored = localStorage.getItem(STORAGE_KEY);
     if (stored !== null) {
       try {
-        ws = JSON.parse(stored) as Workspace;
+        ws = normalizeWorkspace(JSON.parse(stored));
       } catch {
         ws = undefined;
       }

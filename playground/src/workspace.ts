@@ -5,7 +5,7 @@
  * validation file that `trellis validate` runs, read back from one, and carried in the URL
  * fragment for sharing (the fragment never reaches a server).
  */
-import { isMap, isScalar, isSeq, type Node, parseDocument, stringify } from "yaml";
+import { isMap, isScalar, isSeq, type Node, parseDocument, stringify, type YAMLMap } from "yaml";
 
 export interface CheckInputs {
   readonly resource: string;
@@ -77,19 +77,23 @@ export function toValidationYaml(
   return { text, lines };
 }
 
-/** The text of a block mapping's value as written, its indentation removed. */
-function blockText(source: string, node: Node | null | undefined): string {
-  if (node === null || node === undefined || (isScalar(node) && node.value === null)) return "";
-  if ((isMap(node) || isSeq(node)) && !node.flow && node.range) {
-    const [start, , end] = node.range;
-    const lineStart = source.lastIndexOf("\n", start - 1) + 1;
-    const depth = start - lineStart;
-    return source
-      .slice(lineStart, end)
-      .split("\n")
-      .map((line) => (line.slice(0, depth).trim() === "" ? line.slice(depth) : line.trimStart()))
-      .join("\n")
-      .replace(/\s+$/, "");
+/**
+ * The text of a top-level key's block value as written (comments above its first entry
+ * included), its indentation removed; a flow value (`{}`, `[a]`) as YAML writes it.
+ */
+function blockText(source: string, root: YAMLMap, key: string): string {
+  const pair = root.items.find((p) => isScalar(p.key) && p.key.value === key);
+  const node = pair?.value as Node | null | undefined;
+  if (pair === undefined || node === null || node === undefined) return "";
+  if (isScalar(node) && node.value === null) return "";
+  const keyEnd = (pair.key as Node).range?.[1];
+  if ((isMap(node) || isSeq(node)) && !node.flow && node.range && keyEnd !== undefined) {
+    const from = source.indexOf("\n", keyEnd) + 1;
+    const lines = source.slice(from, node.range[2]).replace(/\s+$/, "").split("\n");
+    const depth = Math.min(
+      ...lines.filter((l) => l.trim() !== "").map((l) => l.length - l.trimStart().length),
+    );
+    return lines.map((l) => l.slice(Math.min(depth, l.length - l.trimStart().length))).join("\n");
   }
   return stringify(node.toJSON()).replace(/\s+$/, "");
 }
@@ -121,8 +125,8 @@ export function fromValidationYaml(
   return {
     schema,
     relationships: typeof relationships === "string" ? relationships : "",
-    assertions: blockText(text, root.get("assertions", true) as Node | undefined),
-    validation: blockText(text, root.get("validation", true) as Node | undefined),
+    assertions: blockText(text, root, "assertions"),
+    validation: blockText(text, root, "validation"),
     check,
   };
 }
@@ -147,28 +151,59 @@ function fromBase64Url(text: string): Uint8Array {
   return bytes;
 }
 
-async function pipeThrough(bytes: Uint8Array, stream: GenericTransformStream): Promise<Uint8Array> {
-  const body = new Blob([bytes as BlobPart]).stream().pipeThrough(stream);
-  return new Uint8Array(await new Response(body).arrayBuffer());
+/** The bytes a (de)compression stream makes of `bytes`. */
+async function transform(
+  bytes: Uint8Array,
+  stream: {
+    readonly readable: ReadableStream<Uint8Array>;
+    readonly writable: WritableStream<ArrayBufferView | ArrayBuffer>;
+  },
+): Promise<Uint8Array> {
+  const writer = stream.writable.getWriter();
+  void writer.write(bytes).then(
+    () => writer.close(),
+    () => {},
+  );
+  const chunks: Uint8Array[] = [];
+  const reader = stream.readable.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+  }
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 /** `#w=…`: the workspace as deflated JSON in base64url. */
 export async function toFragment(ws: Workspace): Promise<string> {
   const json = new TextEncoder().encode(JSON.stringify(ws));
-  return `#${FRAGMENT_KEY}${toBase64Url(await pipeThrough(json, new CompressionStream("deflate-raw")))}`;
+  return `#${FRAGMENT_KEY}${toBase64Url(await transform(json, new CompressionStream("deflate-raw")))}`;
 }
 
 /** The workspace a fragment carries; undefined for a fragment that carries none. */
 export async function fromFragment(fragment: string): Promise<Workspace | undefined> {
   const body = fragment.replace(/^#/, "");
   if (!body.startsWith(FRAGMENT_KEY)) return undefined;
-  const bytes = await pipeThrough(
+  const bytes = await transform(
     fromBase64Url(body.slice(FRAGMENT_KEY.length)),
     new DecompressionStream("deflate-raw"),
   );
-  const parsed = JSON.parse(new TextDecoder().decode(bytes)) as Partial<Workspace>;
-  const text = (value: unknown) => (typeof value === "string" ? value : "");
-  const check = (parsed.check ?? {}) as Partial<CheckInputs>;
+  return normalizeWorkspace(JSON.parse(new TextDecoder().decode(bytes)));
+}
+
+/** A workspace from JSON of unknown shape (a link, local storage): what is missing is empty. */
+export function normalizeWorkspace(value: unknown): Workspace {
+  const parsed = (value !== null && typeof value === "object" ? value : {}) as Partial<Workspace>;
+  const text = (v: unknown) => (typeof v === "string" ? v : "");
+  const check = (
+    parsed.check !== null && typeof parsed.check === "object" ? parsed.check : {}
+  ) as Partial<CheckInputs>;
   return {
     schema: text(parsed.schema),
     relationships: text(parsed.relationships),
