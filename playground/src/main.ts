@@ -221,10 +221,16 @@ function scheduleEvaluation(delay = 250): void {
   timer = setTimeout(() => void runEvaluation(), delay);
 }
 
-function listItems(
-  host: HTMLElement,
-  items: readonly { text: string; ok: boolean; title?: string; line: number }[],
-) {
+interface ResultItem {
+  readonly text: string;
+  readonly ok: boolean;
+  readonly line: number;
+  readonly title?: string;
+  /** Runs when the item is clicked (an assertion: check it in the panel). */
+  readonly open?: () => void;
+}
+
+function listItems(host: HTMLElement, items: readonly ResultItem[]) {
   host.replaceChildren(
     ...items.map((item) => {
       const li = document.createElement("li");
@@ -232,9 +238,25 @@ function listItems(
       li.dataset.line = String(item.line);
       li.textContent = `${item.ok ? "✓" : "✗"} ${item.text}`;
       if (item.title !== undefined) li.title = item.title;
+      if (item.open !== undefined) {
+        li.classList.add("openable");
+        li.addEventListener("click", item.open);
+      }
       return li;
     }),
   );
+}
+
+/** Puts an assertion (`resource#permission@subject with {context}`) in the check panel. */
+function checkAssertion(text: string): void {
+  const m = /^\s*([^\s#]+)#([^\s@]+)@(\S+?)(?:\s+with\s+([\s\S]*))?\s*$/.exec(text);
+  if (m === null) return;
+  field("resource").value = m[1]!;
+  field("permission").value = m[2]!;
+  field("subject").value = m[3]!;
+  field("context").value = m[4] ?? "";
+  checkRequested = true;
+  void answerCheck();
 }
 
 async function runEvaluation(): Promise<void> {
@@ -292,7 +314,8 @@ async function runEvaluation(): Promise<void> {
       text: `${a.kind} ${a.text}`,
       ok: a.ok,
       line: a.line,
-      ...(a.message !== undefined ? { title: a.message } : {}),
+      title: `${a.message ?? "holds"} (click to check it)`,
+      open: () => checkAssertion(a.text),
     })),
   ]);
   listItems($("validation-results"), [

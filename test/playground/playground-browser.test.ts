@@ -291,5 +291,15 @@ describe.skipIf(missing !== undefined)("the playground in Chromium", () => {
       await page.waitForSelector(`svg.graph .edge.on-path[data-relationship="${on}"]`);
     }
     await screenshot("6-preset-docs");
+
+    // An assertion clicked is checked in the panel: mallory is banned, whatever else grants.
+    await page.click('#assertion-results li:has-text("document:design#view@user:mallory")');
+    await page.waitForSelector('#check-answer[data-permissionship="DENIED"]');
+    const exclusion = page.locator(
+      '#trace li.step.decisive[data-step="document:design#banned"][data-result="ALLOWED"]',
+    );
+    expect(await exclusion.count()).toBe(1);
+    expect(await exclusion.locator(".via").first().textContent()).toBe("- banned");
+    await screenshot("7-assertion-denied");
   });
 });
