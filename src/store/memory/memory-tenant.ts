@@ -166,7 +166,10 @@ export class MemoryTenant {
 
   /** Each tuple's live (not ended) row, by `identityString`; expired rows included. */
   readonly #live = new Map<string, MemoryRow>();
-  /** Every row by resource type, in stable order: filtered reads, export, deletes, guards. */
+  /**
+   * Every row by resource type, in stable order: forward reads, filtered reads, export,
+   * deletes and guards.
+   */
   readonly #byType = new Map<string, SortedList<MemoryRow>>();
   /** The type names of `#byType` in byte order, made again after a type comes or goes. */
   #typeNames: string[] | undefined;
@@ -263,6 +266,17 @@ export class MemoryTenant {
     };
   }
 
+  /** The rows of a resource type, an empty list for a new type. */
+  #typeRows(type: string): SortedList<MemoryRow> {
+    let rows = this.#byType.get(type);
+    if (rows === undefined) {
+      rows = new SortedList(compareVersions);
+      this.#byType.set(type, rows);
+      this.#typeNames = undefined;
+    }
+    return rows;
+  }
+
   #sortedTypes(): readonly string[] {
     this.#typeNames ??= [...this.#byType.keys()].sort(compareUtf8);
     return this.#typeNames;
@@ -285,10 +299,18 @@ export class MemoryTenant {
       this.#ended.push(row);
       if (seq !== null) entries.push({ rev: revision, seq, op: "DELETE", row });
     }
+    const byType = new Map<string, MemoryRow[]>();
     for (const { relationship, seq } of plan.inserts) {
       const row = this.#insert(relationship, revision, seq);
       entries.push({ rev: revision, seq, op: "TOUCH", row });
+      let rows = byType.get(row.resource_type);
+      if (rows === undefined) {
+        rows = [];
+        byType.set(row.resource_type, rows);
+      }
+      rows.push(row);
     }
+    for (const [type, rows] of byType) this.#typeRows(type).insertAll(rows);
     entries.sort((a, b) => a.seq - b.seq);
     for (const entry of entries) this.#log.push(entry);
     this.#commit(revision, now);
@@ -308,6 +330,10 @@ export class MemoryTenant {
     this.#head = revision;
   }
 
+  /**
+   * Makes the row of `rel` and indexes it, but for the type's sorted rows, where `apply` adds a
+   * write's rows together.
+   */
   #insert(rel: Relationship, revision: Revision, seq: number): MemoryRow {
     const [type, id, relation, subjectType, subjectId, subjectRelation, caveat, context, expires] =
       tupleValues(rel);
@@ -329,13 +355,6 @@ export class MemoryTenant {
     };
     this.#live.set(row.key, row);
     if (row.expires_at !== null) this.#expiring.add(row);
-    let rows = this.#byType.get(type);
-    if (rows === undefined) {
-      rows = new SortedList(compareVersions);
-      this.#byType.set(type, rows);
-      this.#typeNames = undefined;
-    }
-    rows.insert(row);
     reverseRows(this.#reverse, type, relation, subjectId).add(row);
     this.#rowCount++;
     return row;

@@ -6,11 +6,21 @@ const byValue = (a: { v: number }, b: { v: number }) => a.v - b.v;
 
 type Step =
   | { op: "insert"; v: number }
+  | { op: "insertAll"; vs: number[] }
   | { op: "delete"; at: number }
   | { op: "deleteAll"; every: number };
 
+const value = fc.integer({ min: -20_000, max: 20_000 });
+
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 8, arbitrary: fc.record({ op: fc.constant("insert" as const), v: fc.integer() }) },
+  { weight: 8, arbitrary: fc.record({ op: fc.constant("insert" as const), v: value }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("insertAll" as const),
+      vs: fc.array(value, { maxLength: 400 }),
+    }),
+  },
   { weight: 3, arbitrary: fc.record({ op: fc.constant("delete" as const), at: fc.nat() }) },
   {
     weight: 1,
@@ -33,7 +43,7 @@ function items<T>(list: SortedList<T>, before: (item: T) => boolean = () => fals
 describe("SortedList", () => {
   it("keeps its items sorted through inserts and removals, as a sorted array would", () => {
     fc.assert(
-      fc.property(fc.array(step, { maxLength: 3000 }), fc.integer(), (steps, probe) => {
+      fc.property(fc.array(step, { maxLength: 3000 }), value, (steps, probe) => {
         const list = new SortedList(byValue);
         const model: { v: number }[] = [];
         const seen = new Set<number>();
@@ -44,6 +54,11 @@ describe("SortedList", () => {
             const item = { v: s.v };
             list.insert(item);
             model.push(item);
+          } else if (s.op === "insertAll") {
+            const fresh = [...new Set(s.vs)].filter((v) => !seen.has(v)).map((v) => ({ v }));
+            for (const item of fresh) seen.add(item.v);
+            list.insertAll([...fresh]);
+            model.push(...fresh);
           } else if (s.op === "delete") {
             if (model.length === 0) {
               expect(list.delete({ v: 0 })).toBe(false);

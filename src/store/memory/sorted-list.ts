@@ -42,6 +42,35 @@ export class SortedList<T> {
     if (chunk.length > 2 * CHUNK) chunks.splice(c, 1, chunk.slice(0, CHUNK), chunk.slice(CHUNK));
   }
 
+  /**
+   * Inserts every item of `items` (which it sorts). When they are many against the list's
+   * size, one merge pass replaces the searches: a search per item touches rows all over the
+   * heap, a merge walks the list once, in order.
+   */
+  insertAll(items: T[]): void {
+    if (items.length * 32 < this.#size) {
+      for (const item of items) this.insert(item);
+      return;
+    }
+    const compare = this.#compare;
+    items.sort(compare);
+    const merged: T[] = [];
+    let next = 0;
+    for (const chunk of this.#chunks) {
+      for (const item of chunk) {
+        while (next < items.length && compare(items[next]!, item) < 0) {
+          merged.push(items[next++]!);
+        }
+        merged.push(item);
+      }
+    }
+    while (next < items.length) merged.push(items[next++]!);
+    const chunks: T[][] = [];
+    for (let i = 0; i < merged.length; i += CHUNK) chunks.push(merged.slice(i, i + CHUNK));
+    this.#chunks = chunks;
+    this.#size = merged.length;
+  }
+
   /** Removes `item` (the very item, found by the order); false when it is not in the list. */
   delete(item: T): boolean {
     const chunks = this.#chunks;
