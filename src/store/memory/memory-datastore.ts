@@ -8,10 +8,14 @@
  * decisions of a write are the shared planner's (`write-planner.ts`); this engine reads what a
  * plan needs from its indexes (`memory-tenant.ts`) and carries it out.
  *
- * Costs, at n tuple rows of a tenant (live and history): a point read is a map lookup plus its
- * rows (sorted again only after a write broke their order); a filtered page or export page is a
- * binary search plus the rows it passes over; a write or an import costs O(log n) per tuple;
- * memory is a few hundred bytes per row. gc removes history as in the SQL engines.
+ * Costs, at n tuple rows of a tenant (live and history): a forward read or a filtered page is a
+ * binary search plus the rows it passes over; a reverse read, map lookups plus the subject's
+ * rows (sorted again only after a write broke their order); a write or import batch of k
+ * tuples costs O(k log n), or one merge, O(n + k log k), when k is large against n; memory is
+ * about 600 bytes per row. At 100,000 tuples an import takes about 0.7 s of CPU and an export
+ * 0.1 s. A call holds the event loop for all its work (an import batch of 10,000 tuples for
+ * some 70 ms; a deleteByFilter or gc for a pass over what it touches). gc removes history as in
+ * the SQL engines.
  */
 import type { Clock, Relationship, Revision, TenantId } from "../../core/index.js";
 import { systemClock } from "../../core/index.js";
