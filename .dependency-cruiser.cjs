@@ -25,8 +25,10 @@ module.exports = {
     layer("engine", ["core", "schema", "store"]),
     layer("auth", ["core", "schema", "store", "engine"]),
     layer("operations", ["core", "schema", "store", "engine", "auth"]),
-    layer("api", ["core", "schema", "store", "engine", "auth", "operations", "gen"]),
-    layer("sdk", ["core", "gen"]),
+    // The trellis.v1 messages and core's vocabulary, both ways: shared by the server and the client.
+    layer("wire", ["core", "gen"]),
+    layer("api", ["core", "schema", "store", "engine", "auth", "operations", "gen", "wire"]),
+    layer("sdk", ["core", "gen", "wire"]),
     layer("telemetry", ["core"]),
     {
       name: "main-entry-imports-below-api",

@@ -3,7 +3,7 @@
  * same `TrellisApi` as the gRPC `TrellisClient`, acting on one tenant. No network, no server.
  */
 import { readFile } from "node:fs/promises";
-import { invalidArgument, TrellisError } from "./core/errors.js";
+import { type SchemaDiagnostic, TrellisError } from "./core/errors.js";
 import type { Relationship } from "./core/relationship.js";
 import type { TenantId, Zookie } from "./core/revision.js";
 import { Engine, type EngineOptions } from "./engine/engine.js";
@@ -24,6 +24,7 @@ import {
   objectRefOf,
   positiveIntegerOf,
   preconditionsOf,
+  relationshipOf,
   subjectRefOf,
   subjectTypeOf,
   typeNameOf,
@@ -33,11 +34,13 @@ import type {
   CheckBulkResponse,
   CheckOptions,
   CheckResult,
-  CheckTrace,
   ConsistencyOptions,
   DeleteOptions,
   DeleteResult,
   ExpandResult,
+  ExportBatch,
+  ImportOptions,
+  ImportResult,
   ListedObject,
   ListedSubject,
   ListOptions,
@@ -45,6 +48,10 @@ import type {
   ReadOptions,
   ReadSchemaResult,
   RelationshipFilter,
+  RelationshipInput,
+  SchemaDiffResult,
+  SchemaProblem,
+  SchemaValidation,
   SubjectInput,
   TrellisApi,
   WatchEvent,
@@ -219,20 +226,34 @@ export class Trellis implements TrellisApi {
   // ---- schema ---------------------------------------------------------------------------
 
   async writeSchema(schema: string): Promise<WriteResult> {
-    const engine = this.#engine();
+    const ops = this.#ops();
     if (typeof schema !== "string") throw new TypeError("schema must be a string");
-    // An empty schema would drop every definition: almost always a mistake in the caller.
-    if (schema.trim() === "") throw invalidArgument("schema is required", "schema");
-    const { zookie } = await engine.writeSchema(this.tenant, schema);
+    const { zookie } = await ops.writeSchema(this.tenant, schema);
     return this.#wrote(zookie);
   }
 
   async readSchema(options: ConsistencyOptions = {}): Promise<ReadSchemaResult> {
-    const { text, zookie } = await this.#engine().readSchema(
+    const { text, zookie } = await this.#ops().readSchema(
       this.tenant,
       consistencyOf(options.consistency) ?? "fully_consistent",
     );
     return { schema: text, zookie };
+  }
+
+  async validateSchema(schema: string): Promise<SchemaValidation> {
+    const ops = this.#ops();
+    if (typeof schema !== "string") throw new TypeError("schema must be a string");
+    const { diagnostics, formatted } = ops.validateSchema(schema);
+    return formatted !== undefined && diagnostics.length === 0
+      ? { problems: [], formatted }
+      : { problems: diagnostics.map(problemOf) };
+  }
+
+  async diffSchema(schema: string): Promise<SchemaDiffResult> {
+    const ops = this.#ops();
+    if (typeof schema !== "string") throw new TypeError("schema must be a string");
+    const { diffs, diagnostics } = await ops.diffSchema(this.tenant, schema);
+    return { differences: diffs, problems: diagnostics.map(problemOf) };
   }
 
   // ---- relationships --------------------------------------------------------------------
@@ -241,10 +262,10 @@ export class Trellis implements TrellisApi {
     items: readonly WriteItem[],
     options: WriteOptions = {},
   ): Promise<WriteResult> {
-    const engine = this.#engine();
+    const ops = this.#ops();
     const mutations = mutationsOf(items);
     const preconditions = preconditionsOf(options.preconditions);
-    const { zookie } = await engine.writeRelationships(this.tenant, mutations, preconditions);
+    const { zookie } = await ops.writeRelationships(this.tenant, mutations, preconditions);
     return this.#wrote(zookie);
   }
 
@@ -252,7 +273,7 @@ export class Trellis implements TrellisApi {
     filter: RelationshipFilter,
     options: DeleteOptions = {},
   ): Promise<DeleteResult> {
-    const engine = this.#engine();
+    const ops = this.#ops();
     const limit = positiveIntegerOf(options.limit, "limit");
     const preconditions = preconditionsOf(options.preconditions);
     const deleteOptions: DeleteByFilterOptions = {
@@ -260,7 +281,7 @@ export class Trellis implements TrellisApi {
       ...(options.allowPartial === true ? { allowPartial: true } : {}),
       ...(preconditions.length > 0 ? { preconditions } : {}),
     };
-    const result = await engine.deleteRelationships(
+    const result = await ops.deleteRelationships(
       this.tenant,
       filterOf(filter) satisfies StoreFilter,
       deleteOptions,
@@ -294,10 +315,10 @@ export class Trellis implements TrellisApi {
     subject: SubjectInput,
     options: CheckOptions = {},
   ): Promise<CheckResult> {
-    const engine = this.#engine();
+    const ops = this.#ops();
     const context = contextOf(options.context);
     const consistency = consistencyOf(options.consistency);
-    const result = await engine.check(this.tenant, {
+    const result = await ops.check(this.tenant, {
       resource: objectRefOf(resource),
       permission: memberNameOf(permission),
       subject: subjectRefOf(subject),
@@ -317,11 +338,11 @@ export class Trellis implements TrellisApi {
     items: readonly CheckBulkItemInput[],
     options: ConsistencyOptions = {},
   ): Promise<CheckBulkResponse> {
-    const _engine = this.#engine();
+    const ops = this.#ops();
     if (!Array.isArray(items)) throw new TypeError("items must be an array");
     // A malformed item is that item's answer; the others are still checked (as the server does).
     const parsed = items.map((item, i) => checkItemOf(item, `items[${i}]`));
-    return this.#ops().checkBulk(this.tenant, parsed, consistencyOf(options.consistency));
+    return ops.checkBulk(this.tenant, parsed, consistencyOf(options.consistency));
   }
 
   async expand(
@@ -330,7 +351,7 @@ export class Trellis implements TrellisApi {
     options: ConsistencyOptions = {},
   ): Promise<ExpandResult> {
     const consistency = consistencyOf(options.consistency);
-    return this.#engine().expand(this.tenant, {
+    return this.#ops().expand(this.tenant, {
       resource: objectRefOf(resource),
       permission: memberNameOf(permission),
       ...(consistency !== undefined ? { consistency } : {}),
@@ -411,6 +432,41 @@ export class Trellis implements TrellisApi {
     }
   }
 
+  // ---- bulk transfers -------------------------------------------------------------------
+
+  async importRelationships(
+    batches: Iterable<readonly RelationshipInput[]> | AsyncIterable<readonly RelationshipInput[]>,
+    options: ImportOptions = {},
+  ): Promise<ImportResult> {
+    let imported = 0;
+    let zookie: Zookie | undefined;
+    let index = 0;
+    for await (const batch of batches) {
+      const ops = this.#ops();
+      if (!Array.isArray(batch)) throw new TypeError("each import batch must be an array");
+      const relationships = batch.map((r, i) => relationshipOf(r, `batches[${index}][${i}]`));
+      index++;
+      const result = await ops.importBatch(this.tenant, relationships);
+      imported += result.imported;
+      zookie = this.#wrote(result.zookie).zookie;
+      options.onBatch?.(relationships.length);
+    }
+    // Nothing to import: the answer is still a snapshot, the head.
+    zookie ??= (await this.#ops().importBatch(this.tenant, [])).zookie;
+    return { zookie, imported };
+  }
+
+  async *exportRelationships(
+    options: ConsistencyOptions = {},
+  ): AsyncGenerator<ExportBatch, void, undefined> {
+    const consistency = consistencyOf(options.consistency);
+    const pages = this.#ops().exportRelationships(
+      this.tenant,
+      optional("consistency", consistency),
+    );
+    for await (const page of pages) yield { zookie: page.zookie, relationships: page.items };
+  }
+
   // ---- changes --------------------------------------------------------------------------
 
   /**
@@ -472,6 +528,11 @@ export class Trellis implements TrellisApi {
     this.#lastZookie = zookie;
     return { zookie };
   }
+}
+
+/** A schema problem as both entry points report it: the message and its 1-based position. */
+function problemOf(d: SchemaDiagnostic): SchemaProblem {
+  return { message: d.message, line: d.position.line, column: d.position.column };
 }
 
 /** `{ [key]: value }` when the value is defined, `{}` otherwise (for optional properties). */

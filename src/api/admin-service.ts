@@ -7,6 +7,8 @@
  */
 import { type ApiKeys, parseScopes, type Scope } from "../auth/index.js";
 import { invalidArgument, TrellisError } from "../core/errors.js";
+import { NEW_TENANT_ID_PATTERN } from "../core/names.js";
+import { quoteInput } from "../core/quote-input.js";
 import type { TenantId } from "../core/revision.js";
 import type { Engine } from "../engine/engine.js";
 import type {
@@ -29,9 +31,6 @@ import type { RequestPipeline } from "./request-pipeline.js";
 import type { ServerMetrics } from "./server-metrics.js";
 
 const SERVICE = "AdminService";
-
-/** The tenant ids AdminService creates (proto: lowercase letters, digits, `_`, `-`; 1-64). */
-const NEW_TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 function keyToProto(record: ApiKeyRecord): ApiKey {
   return {
@@ -147,9 +146,9 @@ export function adminService(
       `${SERVICE}/CreateTenant`,
       async (req, ctx) => {
         requireOperator(ctx.caller, "CreateTenant");
-        if (!NEW_TENANT_ID.test(req.tenant)) {
+        if (!NEW_TENANT_ID_PATTERN.test(req.tenant)) {
           throw invalidArgument(
-            `invalid tenant id ${JSON.stringify(req.tenant.slice(0, 80))}: expected 1-64 characters of lowercase letters, digits, '_' and '-', starting with a letter or digit`,
+            `invalid tenant id ${quoteInput(req.tenant)}: expected 1-64 characters of lowercase letters, digits, '_' and '-', starting with a letter or digit`,
             "tenant",
           );
         }

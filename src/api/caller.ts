@@ -7,8 +7,8 @@
 import type { Metadata } from "@grpc/grpc-js";
 import { ALL_SCOPES, type Authenticator, type Principal, type Scope } from "../auth/index.js";
 import { TrellisError } from "../core/errors.js";
+import { checkTenantId } from "../core/names.js";
 import type { TenantId } from "../core/revision.js";
-import { checkTenantId } from "../store/argument-checks.js";
 
 /** Metadata key naming the tenant. */
 export const TENANT_HEADER = "trellis-tenant";

@@ -22,19 +22,19 @@ import type {
 } from "../gen/trellis/v1/permission_service.js";
 import { Operations } from "../operations/operations.js";
 import {
-  consistencyFromProto,
-  contextFromProto,
-  cursorFromProto,
-  expandTreeToProto,
+  consistencyFromRequest,
+  contextFromRequest,
+  cursorFromRequest,
+  expandTreeToWire,
   memberName,
-  objectRefFromProto,
-  partialCaveatInfoToProto,
-  permissionshipToProto,
-  subjectRefFromProto,
-  traceToProto,
+  objectRefFromRequest,
+  partialCaveatInfoToWire,
+  permissionshipToWire,
+  subjectRefFromRequest,
+  traceToWire,
   typeName,
-  zookieToProto,
-} from "./convert.js";
+  zookieToWire,
+} from "../wire/trellis-v1.js";
 import { itemFailure } from "./errors.js";
 import type { RequestPipeline } from "./request-pipeline.js";
 import type { ServerLimits } from "./server-limits.js";
@@ -49,23 +49,23 @@ export function permissionService(
   const ops = new Operations(engine);
   return {
     check: pipeline.unary<CheckRequest, CheckResponse>(`${SERVICE}/Check`, async (req, ctx) => {
-      const resource = objectRefFromProto(req.resource, "resource");
+      const resource = objectRefFromRequest(req.resource, "resource");
       const permission = memberName(req.permission, "permission");
-      const subject = subjectRefFromProto(req.subject, "subject");
-      const context = contextFromProto(req.context);
+      const subject = subjectRefFromRequest(req.subject, "subject");
+      const context = contextFromRequest(req.context);
       const result = await ops.check(ctx.tenant, {
         resource,
         permission,
         subject,
-        consistency: consistencyFromProto(req.consistency),
+        consistency: consistencyFromRequest(req.consistency),
         ...(context !== undefined ? { context } : {}),
         trace: req.withTracing,
       });
       return {
-        checkedAt: zookieToProto(result.zookie),
-        permissionship: permissionshipToProto(result.permissionship),
-        partialCaveatInfo: partialCaveatInfoToProto(result.missingContext),
-        debugTrace: result.trace === undefined ? undefined : traceToProto(result.trace),
+        checkedAt: zookieToWire(result.zookie),
+        permissionship: permissionshipToWire(result.permissionship),
+        partialCaveatInfo: partialCaveatInfoToWire(result.missingContext),
+        debugTrace: result.trace === undefined ? undefined : traceToWire(result.trace),
       };
     }),
 
@@ -78,7 +78,7 @@ export function permissionService(
             "items",
           );
         }
-        const consistency = consistencyFromProto(req.consistency);
+        const consistency = consistencyFromRequest(req.consistency);
         // A malformed item is that item's error; the others are still answered.
         const parsed = req.items.map((item, i) => parseBulkItem(item, `items[${i}]`));
         const { results, zookie } = await ops.checkBulk(ctx.tenant, parsed, consistency);
@@ -92,25 +92,25 @@ export function permissionService(
             response: {
               $case: "item",
               item: {
-                permissionship: permissionshipToProto(result.permissionship),
-                partialCaveatInfo: partialCaveatInfoToProto(result.missingContext),
+                permissionship: permissionshipToWire(result.permissionship),
+                partialCaveatInfo: partialCaveatInfoToWire(result.missingContext),
               },
             },
           };
         });
-        return { checkedAt: zookieToProto(zookie), pairs };
+        return { checkedAt: zookieToWire(zookie), pairs };
       },
     ),
 
     expand: pipeline.unary<ExpandRequest, ExpandResponse>(`${SERVICE}/Expand`, async (req, ctx) => {
-      const resource = objectRefFromProto(req.resource, "resource");
+      const resource = objectRefFromRequest(req.resource, "resource");
       const permission = memberName(req.permission, "permission");
       const { tree, zookie } = await ops.expand(ctx.tenant, {
         resource,
         permission,
-        consistency: consistencyFromProto(req.consistency),
+        consistency: consistencyFromRequest(req.consistency),
       });
-      return { expandedAt: zookieToProto(zookie), tree: expandTreeToProto(tree) };
+      return { expandedAt: zookieToWire(zookie), tree: expandTreeToWire(tree) };
     }),
 
     listObjects: pipeline.serverStream<ListObjectsRequest, ListObjectsResponse>(
@@ -119,16 +119,16 @@ export function permissionService(
       async (req, ctx, out) => {
         const resourceType = typeName(req.resourceType, "resource_type");
         const permission = memberName(req.permission, "permission");
-        const subject = subjectRefFromProto(req.subject, "subject");
-        const context = contextFromProto(req.context);
-        const cursor = cursorFromProto(req.optionalCursor);
+        const subject = subjectRefFromRequest(req.subject, "subject");
+        const context = contextFromRequest(req.context);
+        const cursor = cursorFromRequest(req.optionalCursor);
         const pages = ops.listObjects(
           ctx.tenant,
           {
             resourceType,
             permission,
             subject,
-            consistency: consistencyFromProto(req.consistency),
+            consistency: consistencyFromRequest(req.consistency),
             ...(context !== undefined ? { context } : {}),
             ...(cursor !== undefined ? { cursor } : {}),
             ...(req.optionalLimit > 0 ? { limit: req.optionalLimit } : {}),
@@ -137,13 +137,13 @@ export function permissionService(
         );
         // Written page by page as computed: a large listing streams while it runs.
         for await (const page of pages) {
-          const listedAt = zookieToProto(page.zookie);
+          const listedAt = zookieToWire(page.zookie);
           for (const object of page.items) {
             await out.write({
               listedAt,
               objectId: object.id,
-              permissionship: permissionshipToProto(object.permissionship),
-              partialCaveatInfo: partialCaveatInfoToProto(object.missingContext),
+              permissionship: permissionshipToWire(object.permissionship),
+              partialCaveatInfo: partialCaveatInfoToWire(object.missingContext),
               afterResultCursor: { token: object.cursor },
             });
           }
@@ -155,7 +155,7 @@ export function permissionService(
       `${SERVICE}/ListSubjects`,
       { defaultDeadline: true },
       async (req, ctx, out) => {
-        const resource = objectRefFromProto(req.resource, "resource");
+        const resource = objectRefFromRequest(req.resource, "resource");
         const permission = memberName(req.permission, "permission");
         const subjectType = typeName(req.subjectObjectType, "subject_object_type");
         const relation = req.optionalSubjectRelation;
@@ -163,23 +163,23 @@ export function permissionService(
           relation === "" || relation === "..."
             ? undefined
             : memberName(relation, "optional_subject_relation");
-        const context = contextFromProto(req.context);
+        const context = contextFromRequest(req.context);
         const { zookie, items } = await ops.listSubjects(ctx.tenant, {
           resource,
           permission,
           subjectType,
-          consistency: consistencyFromProto(req.consistency),
+          consistency: consistencyFromRequest(req.consistency),
           ...(subjectRelation !== undefined ? { subjectRelation } : {}),
           ...(context !== undefined ? { context } : {}),
         });
-        const listedAt = zookieToProto(zookie);
+        const listedAt = zookieToWire(zookie);
         // The wildcard comes first (`*` sorts before every id character), then by id.
         for (const subject of items) {
           await out.write({
             listedAt,
             subjectObjectId: subject.id,
-            permissionship: permissionshipToProto(subject.permissionship),
-            partialCaveatInfo: partialCaveatInfoToProto(subject.missingContext),
+            permissionship: permissionshipToWire(subject.permissionship),
+            partialCaveatInfo: partialCaveatInfoToWire(subject.missingContext),
             excludedSubjectIds: [...subject.excluded],
           });
         }
@@ -190,11 +190,11 @@ export function permissionService(
 
 function parseBulkItem(item: CheckBulkRequestItem, field: string): CheckBulkItem | TrellisError {
   try {
-    const context = contextFromProto(item.context);
+    const context = contextFromRequest(item.context);
     return {
-      resource: objectRefFromProto(item.resource, `${field}.resource`),
+      resource: objectRefFromRequest(item.resource, `${field}.resource`),
       permission: memberName(item.permission, `${field}.permission`),
-      subject: subjectRefFromProto(item.subject, `${field}.subject`),
+      subject: subjectRefFromRequest(item.subject, `${field}.subject`),
       ...(context !== undefined ? { context } : {}),
     };
   } catch (err) {

@@ -25,16 +25,16 @@ import type {
 import { Operations } from "../operations/operations.js";
 import type { Precondition } from "../store/datastore.js";
 import {
-  consistencyFromProto,
-  cursorFromProto,
-  filterFromProto,
-  mutationFromProto,
-  preconditionFromProto,
-  relationshipFromProto,
-  relationshipToProto,
+  consistencyFromRequest,
+  cursorFromRequest,
+  filterFromRequest,
+  mutationFromRequest,
+  preconditionFromRequest,
+  relationshipFromRequest,
+  relationshipToWire,
   respellRelationshipField,
-  zookieToProto,
-} from "./convert.js";
+  zookieToWire,
+} from "../wire/trellis-v1.js";
 import { withTrailers } from "./errors.js";
 import type { RequestPipeline } from "./request-pipeline.js";
 import type { ServerLimits } from "./server-limits.js";
@@ -66,7 +66,7 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
         "preconditions",
       );
     }
-    return list.map((p, i) => preconditionFromProto(p, `preconditions[${i}]`));
+    return list.map((p, i) => preconditionFromRequest(p, `preconditions[${i}]`));
   };
 
   return {
@@ -83,18 +83,18 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
       ctx.audit({ updates: req.updates.length, preconditions: req.preconditions.length });
       const preconditions = preconditionsOf(req.preconditions);
       const mutations = req.updates.map((u, i) =>
-        mutationFromProto(u, `updates[${i}]`, limits.maxCaveatContextBytes),
+        mutationFromRequest(u, `updates[${i}]`, limits.maxCaveatContextBytes),
       );
       try {
         const { zookie } = await ops.writeRelationships(ctx.tenant, mutations, preconditions);
-        return { writtenAt: zookieToProto(zookie) };
+        return { writtenAt: zookieToWire(zookie) };
       } catch (err) {
         throw respellRelationshipField(err, "mutations", "updates");
       }
     }),
 
     delete: pipeline.unary<DeleteRequest, DeleteResponse>(`${SERVICE}/Delete`, async (req, ctx) => {
-      const filter = filterFromProto(req.filter, "filter");
+      const filter = filterFromRequest(req.filter, "filter");
       const preconditions = preconditionsOf(req.preconditions);
       const max = limits.maxDeletesPerCall;
       if (req.optionalLimit > max) {
@@ -111,7 +111,7 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
       });
       ctx.audit({ deleted: result.deleted, partial: result.partial });
       return {
-        deletedAt: zookieToProto(result.zookie),
+        deletedAt: zookieToWire(result.zookie),
         deletedCount: result.deleted,
         partial: result.partial,
       };
@@ -121,13 +121,13 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
       `${SERVICE}/Read`,
       { defaultDeadline: false },
       async (req, ctx, out) => {
-        const filter = filterFromProto(req.filter, "filter");
-        const cursor = cursorFromProto(req.optionalCursor);
+        const filter = filterFromRequest(req.filter, "filter");
+        const cursor = cursorFromRequest(req.optionalCursor);
         const pages = ops.readRelationships(
           ctx.tenant,
           filter,
           {
-            consistency: consistencyFromProto(req.consistency),
+            consistency: consistencyFromRequest(req.consistency),
             ...(cursor !== undefined ? { cursor } : {}),
             ...(req.optionalLimit > 0 ? { limit: req.optionalLimit } : {}),
             pageSize: limits.streamBatchSize,
@@ -135,11 +135,11 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
           ctx.signal,
         );
         for await (const page of pages) {
-          const readAt = zookieToProto(page.zookie);
+          const readAt = zookieToWire(page.zookie);
           for (const item of page.items) {
             await out.write({
               readAt,
-              relationship: relationshipToProto(item.relationship),
+              relationship: relationshipToWire(item.relationship),
               afterResultCursor: { token: item.cursor },
             });
           }
@@ -168,7 +168,7 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
             }
             if (n > 0) {
               const relationships = message.relationships.map((r, i) =>
-                relationshipFromProto(r, `relationships[${i}]`, limits.maxCaveatContextBytes),
+                relationshipFromRequest(r, `relationships[${i}]`, limits.maxCaveatContextBytes),
               );
               // One message is one batch: one transaction, all of it or nothing.
               const result = await ops
@@ -191,7 +191,7 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
         }
         ctx.audit({ imported });
         importedAt ??= (await ops.importBatch(ctx.tenant, [])).zookie;
-        return { importedAt: zookieToProto(importedAt), importedCount: imported };
+        return { importedAt: zookieToWire(importedAt), importedCount: imported };
       },
     ),
 
@@ -201,11 +201,14 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
       async (req, ctx, out) => {
         const pages = ops.exportRelationships(
           ctx.tenant,
-          { consistency: consistencyFromProto(req.consistency), pageSize: limits.streamBatchSize },
+          {
+            consistency: consistencyFromRequest(req.consistency),
+            pageSize: limits.streamBatchSize,
+          },
           ctx.signal,
         );
         for await (const page of pages) {
-          const exportedAt = zookieToProto(page.zookie);
+          const exportedAt = zookieToWire(page.zookie);
           // Bounded by size too, so that a message stays under a client's 4 MiB.
           let batch: PbRelationship[] = [];
           let bytes = 0;
@@ -216,7 +219,7 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
               batch = [];
               bytes = 0;
             }
-            batch.push(relationshipToProto(rel));
+            batch.push(relationshipToWire(rel));
             bytes += size;
           }
           // An empty tenant still gets one message: the snapshot it was exported at.

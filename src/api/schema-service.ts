@@ -16,11 +16,11 @@ import type {
 } from "../gen/trellis/v1/schema_service.js";
 import { Operations } from "../operations/operations.js";
 import {
-  consistencyFromProto,
-  schemaDiffToProto,
-  schemaErrorToProto,
-  zookieToProto,
-} from "./convert.js";
+  consistencyFromRequest,
+  schemaDiffToWire,
+  schemaErrorToWire,
+  zookieToWire,
+} from "../wire/trellis-v1.js";
 import type { RequestPipeline } from "./request-pipeline.js";
 
 const SERVICE = "SchemaService";
@@ -33,7 +33,7 @@ export function schemaService(engine: Engine, pipeline: RequestPipeline): Schema
       async (req, ctx) => {
         ctx.audit({ schemaBytes: Buffer.byteLength(req.schema) });
         const { zookie } = await ops.writeSchema(ctx.tenant, req.schema);
-        return { writtenAt: zookieToProto(zookie) };
+        return { writtenAt: zookieToWire(zookie) };
       },
     ),
 
@@ -42,9 +42,9 @@ export function schemaService(engine: Engine, pipeline: RequestPipeline): Schema
       async (req, ctx) => {
         const { text, zookie } = await ops.readSchema(
           ctx.tenant,
-          consistencyFromProto(req.consistency, "fully_consistent"),
+          consistencyFromRequest(req.consistency, "fully_consistent"),
         );
-        return { schemaText: text, readAt: zookieToProto(zookie) };
+        return { schemaText: text, readAt: zookieToWire(zookie) };
       },
     ),
 
@@ -53,7 +53,7 @@ export function schemaService(engine: Engine, pipeline: RequestPipeline): Schema
       async (req) => {
         const result = ops.validateSchema(req.schema);
         return {
-          errors: result.diagnostics.map(schemaErrorToProto),
+          errors: result.diagnostics.map(schemaErrorToWire),
           formattedSchema: result.formatted ?? "",
         };
       },
@@ -64,8 +64,8 @@ export function schemaService(engine: Engine, pipeline: RequestPipeline): Schema
       async (req, ctx) => {
         const { diffs, diagnostics } = await ops.diffSchema(ctx.tenant, req.schema);
         return {
-          diffs: diffs.map(schemaDiffToProto),
-          errors: diagnostics.map(schemaErrorToProto),
+          diffs: diffs.map(schemaDiffToWire),
+          errors: diagnostics.map(schemaErrorToWire),
         };
       },
     ),

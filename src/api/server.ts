@@ -15,6 +15,7 @@ import {
   PinoAuditLog,
 } from "../auth/index.js";
 import { TrellisError } from "../core/errors.js";
+import { checkTenantId } from "../core/names.js";
 import type { TenantId } from "../core/revision.js";
 import type { Engine } from "../engine/engine.js";
 import { AdminServiceService } from "../gen/trellis/v1/admin_service.js";
@@ -22,7 +23,6 @@ import { PermissionServiceService } from "../gen/trellis/v1/permission_service.j
 import { RelationshipServiceService } from "../gen/trellis/v1/relationship_service.js";
 import { SchemaServiceService } from "../gen/trellis/v1/schema_service.js";
 import { Operations } from "../operations/operations.js";
-import { checkTenantId } from "../store/argument-checks.js";
 import { adminService } from "./admin-service.js";
 import { guardAuthorizationHeaders } from "./authorization-header.js";
 import { SPICEDB_GATEWAY_ROUTES } from "./authzed/gateway-routes.js";

@@ -10,7 +10,7 @@ import type { Relationship } from "../core/relationship.js";
 import type { WatchRequest, WatchResponse } from "../gen/trellis/v1/relationship_service.js";
 import type { Operations, WatchRevision } from "../operations/operations.js";
 import type { RelationshipChange } from "../store/datastore.js";
-import { changeToProto, zookieToProto } from "./convert.js";
+import { changeToWire, zookieToWire } from "../wire/trellis-v1.js";
 import type { CallContext } from "./request-pipeline.js";
 import type { ServerLimits } from "./server-limits.js";
 import type { StreamWriter } from "./stream-writer.js";
@@ -67,8 +67,8 @@ function* messagesOf(revision: WatchRevision): Generator<WatchResponse> {
     const size = estimatedBytes(change.relationship);
     if (part.length > 0 && bytes + size > MAX_STREAM_MESSAGE_BYTES) {
       yield {
-        changesThrough: zookieToProto(revision.previous),
-        updates: part.map(changeToProto),
+        changesThrough: zookieToWire(revision.previous),
+        updates: part.map(changeToWire),
         schemaChanged: false,
         committedAt,
       };
@@ -79,8 +79,8 @@ function* messagesOf(revision: WatchRevision): Generator<WatchResponse> {
     bytes += size;
   }
   yield {
-    changesThrough: zookieToProto(revision.zookie),
-    updates: part.map(changeToProto),
+    changesThrough: zookieToWire(revision.zookie),
+    updates: part.map(changeToWire),
     schemaChanged: revision.schemaChanged,
     committedAt,
   };

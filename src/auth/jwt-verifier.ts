@@ -19,7 +19,7 @@ import { type JWTPayload, jwtVerify } from "jose";
 import { LRUCache } from "lru-cache";
 import type { Clock } from "../core/clock.js";
 import { TrellisError } from "../core/errors.js";
-import { checkTenantId } from "../store/argument-checks.js";
+import { checkTenantId } from "../core/names.js";
 import {
   fixedKeySource,
   type JwtKeyEvents,

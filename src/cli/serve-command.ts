@@ -16,6 +16,7 @@ import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "../api/server-limits.j
 import { type JwtOptions, JwtVerifier, PinoAuditLog } from "../auth/index.js";
 import { systemClock } from "../core/clock.js";
 import { TrellisError } from "../core/errors.js";
+import { isValidTenantId, TENANT_ID_RULE } from "../core/names.js";
 import { ENGINE_DEFAULTS, Engine, GC_DEFAULTS } from "../engine/engine.js";
 import { defaultMemoryBudget } from "../engine/machine-memory.js";
 import { storedZookieSecret } from "../engine/zookie-secret.js";
@@ -557,10 +558,8 @@ export function resolveServeConfig(
   const schema = schemaFileConfig(value("schema"), presetText);
 
   const tenant = value("tenant")!;
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,127}$/.test(tenant)) {
-    throw new UsageError(
-      `--tenant must be 1-128 characters of letters, digits, '_', '.', '-' and '/', starting with a letter or digit, got "${tenant}"`,
-    );
+  if (!isValidTenantId(tenant)) {
+    throw new UsageError(`--tenant must be ${TENANT_ID_RULE}, got "${tenant}"`);
   }
 
   const certFile = value("tlsCert");

@@ -12,3 +12,4 @@ export * from "./quote-input.js";
 export * from "./relationship.js";
 export * from "./relationship-filter.js";
 export * from "./revision.js";
+export * from "./schema-difference.js";

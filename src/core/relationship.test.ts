@@ -1,11 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { propertyParameters } from "../../test/support/property-runs.js";
+import { relationship } from "../../test/support/relationship-arbitrary.js";
 import {
   formatRelationship,
   parseRelationship,
   parseSubjectRef,
-  type Relationship,
   relationshipKey,
 } from "./relationship.js";
 
@@ -91,48 +91,6 @@ describe("relationship string form", () => {
     expect(parseSubjectRef("user:a#...")).toEqual({ type: "user", id: "a" });
   });
 });
-
-const name = fc.stringMatching(/^[a-z][a-z0-9_]{1,6}[a-z0-9]$/);
-const typeName = fc.array(name, { minLength: 1, maxLength: 3 }).map((p) => p.join("/"));
-const id = fc.stringMatching(/^[A-Za-z0-9/_|\-=+@.:]{1,20}$/);
-const jsonValue = fc.jsonValue({ maxDepth: 2 });
-const relationship: fc.Arbitrary<Relationship> = fc
-  .record({
-    resourceType: typeName,
-    resourceId: id,
-    relation: name,
-    subjectType: typeName,
-    subjectId: fc.oneof(id, fc.constant("*")),
-    subjectRelation: fc.option(name, { nil: undefined }),
-    caveat: fc.option(
-      fc.record({
-        name: typeName,
-        context: fc.option(fc.dictionary(name, jsonValue, { maxKeys: 3 }), { nil: undefined }),
-      }),
-      { nil: undefined },
-    ),
-    expiration: fc.option(
-      fc.integer({ min: 0, max: 4_000_000_000_000 }).map((ms) => new Date(ms)),
-      { nil: undefined },
-    ),
-  })
-  .map((r) => ({
-    resource: { type: r.resourceType, id: r.resourceId },
-    relation: r.relation,
-    subject:
-      r.subjectRelation === undefined || r.subjectId === "*"
-        ? { type: r.subjectType, id: r.subjectId }
-        : { type: r.subjectType, id: r.subjectId, relation: r.subjectRelation },
-    ...(r.caveat !== undefined
-      ? {
-          caveat:
-            r.caveat.context === undefined || Object.keys(r.caveat.context).length === 0
-              ? { name: r.caveat.name }
-              : { name: r.caveat.name, context: r.caveat.context },
-        }
-      : {}),
-    ...(r.expiration !== undefined ? { expiration: r.expiration } : {}),
-  }));
 
 test("formatting then parsing any valid relationship gives it back", () => {
   fc.assert(

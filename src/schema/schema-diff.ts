@@ -5,27 +5,14 @@
  * canonical expression text, caveats by parameters and expression. Partials are compared by
  * what they splice into definitions (the compiled tree holds no partials).
  */
+
+import type { SchemaDifference } from "../core/schema-difference.js";
 import type { MemberNode } from "./ast.js";
 import { formatCaveatType } from "./caveat-types.js";
 import { formatExpr, formatTypeRef } from "./formatter.js";
 import type { CompiledSchema } from "./types.js";
 
-export type SchemaDifferenceKind =
-  | "DEFINITION_ADDED"
-  | "DEFINITION_REMOVED"
-  | "MEMBER_ADDED"
-  | "MEMBER_REMOVED"
-  | "MEMBER_CHANGED"
-  | "CAVEAT_ADDED"
-  | "CAVEAT_REMOVED"
-  | "CAVEAT_CHANGED";
-
-export interface SchemaDifference {
-  readonly kind: SchemaDifferenceKind;
-  /** `document`, `document#viewer` or a caveat name. */
-  readonly target: string;
-  readonly description: string;
-}
+export type { SchemaDifference, SchemaDifferenceKind } from "../core/schema-difference.js";
 
 /** Member texts by `definition#member`: `relation viewer: user | group#member`. */
 function memberTexts(schema: CompiledSchema | undefined): Map<string, string> {

@@ -1,10 +1,7 @@
 /**
- * The vocabulary of `TrellisClient`'s AdminService methods (API keys and tenants) and of its
- * bulk transfers (import, export). Client-only: the embedded `Trellis` manages keys and
- * tenants through its datastore.
+ * The vocabulary of `TrellisClient`'s AdminService methods (API keys and tenants). Client-only:
+ * the embedded `Trellis` manages keys and tenants through its datastore.
  */
-import type { Relationship } from "../core/relationship.js";
-import type { Zookie } from "../core/revision.js";
 
 /** An API key as listed: never its secret. */
 export interface ApiKeyInfo {
@@ -32,18 +29,4 @@ export interface CreatedApiKey {
   readonly key: ApiKeyInfo;
   /** The whole token, `trls_<id>_<secret>`: shown once. */
   readonly token: string;
-}
-
-/** One message of an export: relationships in stable order, all at one snapshot. */
-export interface ExportBatch {
-  /** The snapshot exported (the same on every batch). */
-  readonly zookie: Zookie;
-  readonly relationships: readonly Relationship[];
-}
-
-export interface ImportResult {
-  /** The snapshot containing everything imported. */
-  readonly zookie: Zookie;
-  /** How many relationships were created. */
-  readonly imported: number;
 }

@@ -21,13 +21,7 @@ export {
   type SubjectRef,
 } from "../core/relationship.js";
 export type { Consistency, Zookie } from "../core/revision.js";
-export type {
-  ApiKeyInfo,
-  CreateApiKeyInput,
-  CreatedApiKey,
-  ExportBatch,
-  ImportResult,
-} from "./admin-api.js";
+export type { ApiKeyInfo, CreateApiKeyInput, CreatedApiKey } from "./admin-api.js";
 export {
   type CallOptions,
   CLIENT_DEFAULTS,

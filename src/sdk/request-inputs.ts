@@ -6,10 +6,10 @@
  */
 import { invalidArgument, TrellisError } from "../core/errors.js";
 import {
+  checkMemberName,
+  checkTypeName,
   ELLIPSIS,
-  isValidIdentifier,
   isValidObjectId,
-  isValidTypeName,
   WILDCARD_ID,
 } from "../core/names.js";
 import {
@@ -109,24 +109,12 @@ export function mutationsOf(
 
 /** A relation or permission name. */
 export function memberNameOf(name: string, field = "permission"): string {
-  if (typeof name !== "string" || !isValidIdentifier(name)) {
-    throw invalidArgument(
-      `invalid name ${JSON.stringify(name)}: expected lowercase letters, digits and '_', 3-64 characters`,
-      field,
-    );
-  }
-  return name;
+  return checkMemberName(name, field);
 }
 
 /** An object type name (`document`, `acme/document`). */
 export function typeNameOf(name: string, field: string): string {
-  if (typeof name !== "string" || !isValidTypeName(name)) {
-    throw invalidArgument(
-      `invalid object type ${JSON.stringify(name)}: expected lowercase letters, digits and '_', 3-64 characters, optionally with 'prefix/' segments`,
-      field,
-    );
-  }
-  return name;
+  return checkTypeName(name, field);
 }
 
 /** ListSubjects' subject type: `user`, or `group#member` for the usersets of a relation. */

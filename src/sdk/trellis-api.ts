@@ -14,6 +14,7 @@ import type {
 import type { CaveatContext, ObjectRef, Relationship, SubjectRef } from "../core/relationship.js";
 import type { MutationOp, Precondition, RelationshipFilter } from "../core/relationship-filter.js";
 import type { Consistency, Zookie } from "../core/revision.js";
+import type { SchemaDifference, SchemaDifferenceKind } from "../core/schema-difference.js";
 
 // The shared vocabulary, declared once in core.
 export type {
@@ -25,6 +26,8 @@ export type {
   Permissionship,
   Precondition,
   RelationshipFilter,
+  SchemaDifference,
+  SchemaDifferenceKind,
 };
 
 /** An object: `"document:readme"` or `{ type: "document", id: "readme" }`. */
@@ -176,10 +179,56 @@ export interface ReadSchemaResult {
   readonly zookie: Zookie;
 }
 
+/** One problem in a schema, and where (1-based line and column). */
+export interface SchemaProblem {
+  readonly message: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+/** A schema checked without writing it. */
+export interface SchemaValidation {
+  /** Every problem found; empty when the schema is valid. */
+  readonly problems: readonly SchemaProblem[];
+  /** The schema in canonical form, when it is valid. */
+  readonly formatted?: string;
+}
+
+/** What writing a schema would change against the current one. */
+export interface SchemaDiffResult {
+  readonly differences: readonly SchemaDifference[];
+  /** The proposed schema's problems; when there are any, nothing is compared. */
+  readonly problems: readonly SchemaProblem[];
+}
+
+/** One batch of an export: relationships in stable order, all at one snapshot. */
+export interface ExportBatch {
+  /** The snapshot exported (the same on every batch). */
+  readonly zookie: Zookie;
+  readonly relationships: readonly Relationship[];
+}
+
+export interface ImportResult {
+  /** The snapshot containing everything imported. */
+  readonly zookie: Zookie;
+  /** How many relationships were created. */
+  readonly imported: number;
+}
+
+export interface ImportOptions {
+  /** Told after each batch is written (embedded) or sent (over the network), with its size. */
+  readonly onBatch?: (size: number) => void;
+}
+
 /**
  * Everything an application asks Trellis, the same in-process and over the network. Methods
  * reject with `TrellisError` (its `code` is a gRPC status name); streamed answers are async
  * iterators, and breaking out of one stops the work behind it.
+ *
+ * It covers every RPC of trellis.v1's PermissionService, RelationshipService and SchemaService
+ * (`test/sdk/rpc-coverage.test.ts` keeps it so). AdminService (API keys, tenants) is left out:
+ * it manages the callers of a server, which an embedded instance does not have; `TrellisClient`
+ * offers it beside this interface (`admin-api.ts`).
  */
 export interface TrellisApi {
   /**
@@ -195,6 +244,12 @@ export interface TrellisApi {
   /** The schema text; fully consistent unless asked otherwise. NOT_FOUND before the first. */
   readSchema(options?: ConsistencyOptions): Promise<ReadSchemaResult>;
 
+  /** Parses and compiles a schema without writing it: every problem, with its position. */
+  validateSchema(schema: string): Promise<SchemaValidation>;
+
+  /** What writing `schema` would change, compared with the current schema. */
+  diffSchema(schema: string): Promise<SchemaDiffResult>;
+
   /** Applies every item atomically if every precondition holds, or nothing. */
   writeRelationships(items: readonly WriteItem[], options?: WriteOptions): Promise<WriteResult>;
 
@@ -206,6 +261,18 @@ export interface TrellisApi {
     filter: RelationshipFilter,
     options?: ReadOptions,
   ): AsyncIterableIterator<Relationship>;
+
+  /**
+   * Creates relationships in bulk (CREATE: one that exists fails its batch). Each batch is one
+   * atomic write; batches before a failing one stay written.
+   */
+  importRelationships(
+    batches: Iterable<readonly RelationshipInput[]> | AsyncIterable<readonly RelationshipInput[]>,
+    options?: ImportOptions,
+  ): Promise<ImportResult>;
+
+  /** Every relationship at one snapshot, in batches, in a stable order. */
+  exportRelationships(options?: ConsistencyOptions): AsyncIterableIterator<ExportBatch>;
 
   /** May `subject` do `permission` (or have the relation) on `resource`? */
   check(

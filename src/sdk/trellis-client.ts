@@ -30,13 +30,25 @@ import {
   RelationshipServiceClient,
 } from "../gen/trellis/v1/relationship_service.js";
 import { SchemaServiceClient } from "../gen/trellis/v1/schema_service.js";
-import type {
-  ApiKeyInfo,
-  CreateApiKeyInput,
-  CreatedApiKey,
-  ExportBatch,
-  ImportResult,
-} from "./admin-api.js";
+import {
+  answerFromResponse,
+  changeFromResponse,
+  committedAtFromResponse,
+  consistencyToWire,
+  expandTreeFromResponse,
+  filterToWire,
+  mutationToWire,
+  objectRefToWire,
+  preconditionToWire,
+  relationshipFromResponse,
+  relationshipToWire,
+  schemaDiffFromResponse,
+  schemaErrorFromResponse,
+  subjectRefToWire,
+  traceFromResponse,
+  zookieFromResponse,
+} from "../wire/trellis-v1.js";
+import type { ApiKeyInfo, CreateApiKeyInput, CreatedApiKey } from "./admin-api.js";
 import {
   type CallOptions,
   checkDeadlineMs,
@@ -77,6 +89,8 @@ import type {
   DeleteOptions,
   DeleteResult,
   ExpandResult,
+  ExportBatch,
+  ImportResult,
   ListedObject,
   ListedSubject,
   ListOptions,
@@ -85,6 +99,8 @@ import type {
   ReadSchemaResult,
   RelationshipFilter,
   RelationshipInput,
+  SchemaDiffResult,
+  SchemaValidation,
   SubjectInput,
   TrellisApi,
   WatchEvent,
@@ -93,22 +109,6 @@ import type {
   WriteOptions,
   WriteResult,
 } from "./trellis-api.js";
-import {
-  answerFromWire,
-  changeFromWire,
-  committedAtFromWire,
-  consistencyToWire,
-  expandTreeFromWire,
-  filterToWire,
-  mutationToWire,
-  objectRefToWire,
-  preconditionToWire,
-  relationshipFromWire,
-  relationshipToWire,
-  subjectRefToWire,
-  traceFromWire,
-  zookieFromWire,
-} from "./wire-conversion.js";
 
 /** Metadata keys the server reads. */
 const AUTHORIZATION_HEADER = "authorization";
@@ -205,7 +205,7 @@ export class TrellisClient implements TrellisApi {
       { schema },
       options,
     );
-    return this.#wrote(zookieFromWire(res.writtenAt, "WriteSchema"));
+    return this.#wrote(zookieFromResponse(res.writtenAt, "WriteSchema"));
   }
 
   async readSchema(options: ConsistencyOptions & CallOptions = {}): Promise<ReadSchemaResult> {
@@ -215,7 +215,33 @@ export class TrellisClient implements TrellisApi {
       { consistency: consistencyToWire(consistencyOf(options.consistency)) },
       options,
     );
-    return { schema: res.schemaText, zookie: zookieFromWire(res.readAt, "ReadSchema") };
+    return { schema: res.schemaText, zookie: zookieFromResponse(res.readAt, "ReadSchema") };
+  }
+
+  async validateSchema(schema: string, options: CallOptions = {}): Promise<SchemaValidation> {
+    if (typeof schema !== "string") throw new TypeError("schema must be a string");
+    const res = await this.#unary(
+      "SchemaService/ValidateSchema",
+      this.#schema.validateSchema.bind(this.#schema),
+      { schema },
+      options,
+    );
+    const problems = res.errors.map(schemaErrorFromResponse);
+    return problems.length === 0 ? { problems, formatted: res.formattedSchema } : { problems };
+  }
+
+  async diffSchema(schema: string, options: CallOptions = {}): Promise<SchemaDiffResult> {
+    if (typeof schema !== "string") throw new TypeError("schema must be a string");
+    const res = await this.#unary(
+      "SchemaService/DiffSchema",
+      this.#schema.diffSchema.bind(this.#schema),
+      { schema },
+      options,
+    );
+    return {
+      differences: res.diffs.map(schemaDiffFromResponse),
+      problems: res.errors.map(schemaErrorFromResponse),
+    };
   }
 
   // ---- relationships --------------------------------------------------------------------
@@ -241,7 +267,7 @@ export class TrellisClient implements TrellisApi {
       options,
       preconditions.length === 0 && mutations.every((m) => m.op !== "CREATE"),
     );
-    return this.#wrote(zookieFromWire(res.writtenAt, "Write"));
+    return this.#wrote(zookieFromResponse(res.writtenAt, "Write"));
   }
 
   /** Retried on UNAVAILABLE only without `limit` (a retry would delete the next batch). */
@@ -267,7 +293,7 @@ export class TrellisClient implements TrellisApi {
       limit === undefined && preconditions.length === 0,
     );
     return {
-      zookie: this.#wrote(zookieFromWire(res.deletedAt, "Delete")).zookie,
+      zookie: this.#wrote(zookieFromResponse(res.deletedAt, "Delete")).zookie,
       deleted: res.deletedCount,
       partial: res.partial,
     };
@@ -290,7 +316,7 @@ export class TrellisClient implements TrellisApi {
       },
       options,
     );
-    for await (const message of stream) yield relationshipFromWire(message.relationship);
+    for await (const message of stream) yield relationshipFromResponse(message.relationship);
   }
 
   // ---- permission queries ---------------------------------------------------------------
@@ -315,9 +341,9 @@ export class TrellisClient implements TrellisApi {
       options,
     );
     return {
-      ...answerFromWire(res.permissionship, res.partialCaveatInfo),
-      zookie: zookieFromWire(res.checkedAt, "Check"),
-      ...(res.debugTrace !== undefined ? { trace: traceFromWire(res.debugTrace) } : {}),
+      ...answerFromResponse(res.permissionship, res.partialCaveatInfo),
+      zookie: zookieFromResponse(res.checkedAt, "Check"),
+      ...(res.debugTrace !== undefined ? { trace: traceFromResponse(res.debugTrace) } : {}),
     };
   }
 
@@ -356,7 +382,7 @@ export class TrellisClient implements TrellisApi {
       if (p instanceof TrellisError) return { error: p };
       const response = res.pairs[next++]!.response;
       if (response?.$case === "item") {
-        return answerFromWire(response.item.permissionship, response.item.partialCaveatInfo);
+        return answerFromResponse(response.item.permissionship, response.item.partialCaveatInfo);
       }
       if (response?.$case === "error") {
         return {
@@ -365,7 +391,7 @@ export class TrellisClient implements TrellisApi {
       }
       throw new TrellisError("INTERNAL", "the server sent a CheckBulk pair without an answer");
     });
-    return { results, zookie: zookieFromWire(res.checkedAt, "CheckBulk") };
+    return { results, zookie: zookieFromResponse(res.checkedAt, "CheckBulk") };
   }
 
   async expand(
@@ -383,7 +409,10 @@ export class TrellisClient implements TrellisApi {
       },
       options,
     );
-    return { tree: expandTreeFromWire(res.tree), zookie: zookieFromWire(res.expandedAt, "Expand") };
+    return {
+      tree: expandTreeFromResponse(res.tree),
+      zookie: zookieFromResponse(res.expandedAt, "Expand"),
+    };
   }
 
   async *listObjects(
@@ -419,7 +448,7 @@ export class TrellisClient implements TrellisApi {
     for await (const message of stream) {
       yield {
         object: `${type}:${message.objectId}`,
-        ...answerFromWire(message.permissionship, message.partialCaveatInfo),
+        ...answerFromResponse(message.permissionship, message.partialCaveatInfo),
       };
     }
   }
@@ -456,7 +485,7 @@ export class TrellisClient implements TrellisApi {
     for await (const message of stream) {
       yield {
         subject: formatListedSubject(wanted.type, message.subjectObjectId, wanted.relation),
-        ...answerFromWire(message.permissionship, message.partialCaveatInfo),
+        ...answerFromResponse(message.permissionship, message.partialCaveatInfo),
         excluded: message.excludedSubjectIds.map((id) =>
           formatListedSubject(wanted.type, id, wanted.relation),
         ),
@@ -517,7 +546,7 @@ export class TrellisClient implements TrellisApi {
       }
       stream.end();
       const res = await finished;
-      const zookie = zookieFromWire(res.importedAt, "Import");
+      const zookie = zookieFromResponse(res.importedAt, "Import");
       this.#lastZookie = zookie;
       return { zookie, imported: Number(res.importedCount) };
     } catch (err) {
@@ -550,8 +579,8 @@ export class TrellisClient implements TrellisApi {
     );
     for await (const message of stream) {
       yield {
-        zookie: zookieFromWire(message.exportedAt, "Export"),
-        relationships: message.relationships.map(relationshipFromWire),
+        zookie: zookieFromResponse(message.exportedAt, "Export"),
+        relationships: message.relationships.map(relationshipFromResponse),
       };
     }
   }
@@ -654,10 +683,10 @@ export class TrellisClient implements TrellisApi {
     );
     for await (const message of stream) {
       yield {
-        zookie: zookieFromWire(message.changesThrough, "Watch"),
-        changes: message.updates.map(changeFromWire),
+        zookie: zookieFromResponse(message.changesThrough, "Watch"),
+        changes: message.updates.map(changeFromResponse),
         schemaChanged: message.schemaChanged,
-        committedAt: committedAtFromWire(message.committedAt),
+        committedAt: committedAtFromResponse(message.committedAt),
       };
     }
   }

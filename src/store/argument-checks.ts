@@ -2,19 +2,10 @@
  * Checks of per-call arguments shared by the engines. Arguments come from requests, so a bad
  * one is INVALID_ARGUMENT naming the field (a TypeError is kept for misused options).
  */
-import { invalidArgument, quoteInput, type Revision, TrellisError } from "../core/index.js";
+import { invalidArgument, type Revision, TrellisError } from "../core/index.js";
 
-/** Tenant ids: 1–128 characters of letters, digits and `_ - . /`, starting alphanumeric. */
-const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,127}$/;
-
-export function checkTenantId(id: unknown, field = "tenant"): asserts id is string {
-  if (typeof id !== "string" || !TENANT_ID_PATTERN.test(id)) {
-    throw invalidArgument(
-      `invalid tenant id ${quoteInput(id)}: expected 1-128 characters of [A-Za-z0-9_.-/], starting with a letter or digit`,
-      field,
-    );
-  }
-}
+// Tenant ids are core's rule, re-exported beside the engines' other per-call checks.
+export { checkTenantId } from "../core/names.js";
 
 /**
  * Schema text: any string without NUL (PostgreSQL's text cannot hold one, so neither engine

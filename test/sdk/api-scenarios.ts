@@ -438,6 +438,64 @@ export function describeTrellisApi(name: string, open: () => Promise<OpenedApi>)
       await expectCode(api.writeRelationships([]), "INVALID_ARGUMENT");
     });
 
+    test("validates a schema without writing it, with every problem's position", async () => {
+      const good = await api.validateSchema(
+        "definition user {}\ndefinition doc { relation reader: user }",
+      );
+      expect(good.problems).toEqual([]);
+      expect(good.formatted).toContain("definition doc {");
+      const bad = await api.validateSchema(
+        "definition user {}\n\ndefinition doc {\n\trelation reader: nobody\n}\n",
+      );
+      expect(bad.formatted).toBeUndefined();
+      expect(bad.problems).toHaveLength(1);
+      expect(bad.problems[0]).toMatchObject({ line: 4 });
+      expect(bad.problems[0]!.message).toContain("nobody");
+      expect((await api.readSchema()).schema).toBe(SCENARIO_SCHEMA);
+    });
+
+    test("diffs a proposed schema against the written one", async () => {
+      const proposed = `${SCENARIO_SCHEMA}\ndefinition folder {\n\trelation owner: user\n}\n`;
+      const { differences, problems } = await api.diffSchema(proposed);
+      expect(problems).toEqual([]);
+      expect(differences.map((d) => [d.kind, d.target])).toEqual([
+        ["DEFINITION_ADDED", "folder"],
+        ["MEMBER_ADDED", "folder#owner"],
+      ]);
+      const broken = await api.diffSchema("definition user {");
+      expect(broken.differences).toEqual([]);
+      expect(broken.problems.length).toBeGreaterThan(0);
+    });
+
+    test("imports in batches and exports everything at one snapshot", async () => {
+      const sizes: number[] = [];
+      const batches = [0, 1, 2].map((b) =>
+        Array.from({ length: 5 }, (_, i) => `document:imp${b}#viewer@user:u${i}`),
+      );
+      const { zookie, imported } = await api.importRelationships(batches, {
+        onBatch: (n) => sizes.push(n),
+      });
+      expect(imported).toBe(15);
+      expect(sizes).toEqual([5, 5, 5]);
+      expect(api.lastZookie).toBe(zookie);
+      const exported = await collect(
+        api.exportRelationships({ consistency: { atLeastAsFresh: zookie } }),
+      );
+      const snapshots = new Set(exported.map((b) => b.zookie));
+      expect(snapshots.size).toBe(1);
+      const ids = exported
+        .flatMap((b) => b.relationships)
+        .filter((r) => r.resource.id.startsWith("imp"))
+        .map((r) => `${r.resource.id}@${r.subject.id}`);
+      expect(ids).toHaveLength(15);
+      expect(ids).toContain("imp2@u4");
+      // CREATE: importing an existing relationship fails its batch.
+      await expectCode(
+        api.importRelationships([["document:imp0#viewer@user:u0"]]),
+        "FAILED_PRECONDITION",
+      );
+    });
+
     test("refuses a schema that would orphan stored relationships and keeps the old one", async () => {
       await expectCode(
         api.writeSchema("definition user {}\n\ndefinition document {\n\trelation owner: user\n}\n"),

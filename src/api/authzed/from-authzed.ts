@@ -15,12 +15,12 @@ import type * as pb from "../../gen/trellis/v1/core.js";
 import type { RelationshipUpdate_Operation } from "../../gen/trellis/v1/relationship_service.js";
 import type { Mutation, Precondition, RelationshipFilter } from "../../store/datastore.js";
 import {
-  consistencyFromProto,
-  contextFromProto,
-  filterFromProto,
-  mutationFromProto,
-  relationshipFromProto,
-} from "../convert.js";
+  consistencyFromRequest,
+  contextFromRequest,
+  filterFromRequest,
+  mutationFromRequest,
+  relationshipFromRequest,
+} from "../../wire/trellis-v1.js";
 
 /** A filter with SpiceDB's `optional_resource_id_prefix`, which the store filter lacks. */
 export interface PrefixedFilter {
@@ -40,7 +40,7 @@ export function contextFromAuthzed(
   } catch (cause) {
     throw new TrellisError("INVALID_ARGUMENT", "the context is not valid JSON", { cause, field });
   }
-  return contextFromProto(json as Record<string, unknown>);
+  return contextFromRequest(json as Record<string, unknown>);
 }
 
 function timestampToDate(ts: { seconds: string; nanos: number }): Date {
@@ -75,7 +75,7 @@ export function relationshipFromAuthzed(
   field: string,
   maxContextBytes: number,
 ): Relationship {
-  return relationshipFromProto(asTrellisRelationship(rel, field), field, maxContextBytes);
+  return relationshipFromRequest(asTrellisRelationship(rel, field), field, maxContextBytes);
 }
 
 /** SpiceDB's update operations have trellis.v1's numbers: CREATE 1, TOUCH 2, DELETE 3. */
@@ -84,7 +84,7 @@ export function mutationFromAuthzed(
   field: string,
   maxContextBytes: number,
 ): Mutation {
-  return mutationFromProto(
+  return mutationFromRequest(
     {
       operation: update.operation as number as RelationshipUpdate_Operation,
       relationship: asTrellisRelationship(update.relationship, `${field}.relationship`),
@@ -104,7 +104,7 @@ export function filterFromAuthzed(
   field: string,
 ): PrefixedFilter {
   const prefix = filter?.optionalResourceIdPrefix ?? "";
-  if (prefix === "") return { filter: filterFromProto(filter, field) };
+  if (prefix === "") return { filter: filterFromRequest(filter, field) };
   if (filter!.optionalResourceId !== "") {
     throw invalidArgument(
       "optional_resource_id and optional_resource_id_prefix cannot both be set",
@@ -117,7 +117,7 @@ export function filterFromAuthzed(
       `${field}.optional_resource_id_prefix`,
     );
   }
-  return { filter: filterFromProto(filter, field), resourceIdPrefix: prefix };
+  return { filter: filterFromRequest(filter, field), resourceIdPrefix: prefix };
 }
 
 /** A filter where the store must do the matching: no id prefix (UNIMPLEMENTED otherwise). */
@@ -160,7 +160,7 @@ export function consistencyFromAuthzed(c: v1.Consistency | undefined): Consisten
   const requirement = c?.requirement;
   if (requirement === undefined || requirement.oneofKind === undefined) return "minimize_latency";
   const { oneofKind, ...value } = requirement;
-  return consistencyFromProto({
+  return consistencyFromRequest({
     requirement: { $case: oneofKind, ...value } as pb.Consistency["requirement"],
   });
 }

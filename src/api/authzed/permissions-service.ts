@@ -9,13 +9,13 @@ import { invalidArgument, TrellisError } from "../../core/errors.js";
 import type { CheckBulkItem } from "../../engine/engine.js";
 import type { Operations } from "../../operations/operations.js";
 import {
-  cursorFromProto,
+  cursorFromRequest,
   memberName,
-  objectRefFromProto,
+  objectRefFromRequest,
   respellRelationshipField,
-  subjectRefFromProto,
+  subjectRefFromRequest,
   typeName,
-} from "../convert.js";
+} from "../../wire/trellis-v1.js";
 import type { CallContext } from "../request-pipeline.js";
 import type { ServerLimits } from "../server-limits.js";
 import type { StreamWriter } from "../stream-writer.js";
@@ -98,9 +98,9 @@ function bulkItem(
   try {
     const context = contextFromAuthzed(item.context, `${field}.context`);
     return {
-      resource: objectRefFromProto(item.resource, `${field}.resource`),
+      resource: objectRefFromRequest(item.resource, `${field}.resource`),
       permission: memberName(item.permission, `${field}.permission`),
-      subject: subjectRefFromProto(item.subject, `${field}.subject`),
+      subject: subjectRefFromRequest(item.subject, `${field}.subject`),
       ...(context !== undefined ? { context } : {}),
     };
   } catch (err) {
@@ -152,7 +152,7 @@ export function exportBulk(
   out: StreamWriter<v1.ExportBulkRelationshipsResponse>,
 ) => Promise<void> {
   return async (req, ctx, out) => {
-    const cursor = cursorFromProto(req.optionalCursor);
+    const cursor = cursorFromRequest(req.optionalCursor);
     const filter =
       req.optionalRelationshipFilter === undefined
         ? undefined
@@ -200,9 +200,9 @@ export function permissionsService(
       async (req, ctx) => {
         const context = contextFromAuthzed(req.context);
         const result = await operations.check(ctx.tenant, {
-          resource: objectRefFromProto(req.resource, "resource"),
+          resource: objectRefFromRequest(req.resource, "resource"),
           permission: memberName(req.permission, "permission"),
-          subject: subjectRefFromProto(req.subject, "subject"),
+          subject: subjectRefFromRequest(req.subject, "subject"),
           consistency: consistencyFromAuthzed(req.consistency),
           ...(context !== undefined ? { context } : {}),
         });
@@ -221,7 +221,7 @@ export function permissionsService(
       v1.ExpandPermissionTreeResponse
     >("ExpandPermissionTree", async (req, ctx) => {
       const { tree, zookie } = await operations.expand(ctx.tenant, {
-        resource: objectRefFromProto(req.resource, "resource"),
+        resource: objectRefFromRequest(req.resource, "resource"),
         permission: memberName(req.permission, "permission"),
         consistency: consistencyFromAuthzed(req.consistency),
       });
@@ -233,13 +233,13 @@ export function permissionsService(
       { defaultDeadline: true },
       async (req, ctx, out) => {
         const context = contextFromAuthzed(req.context);
-        const cursor = cursorFromProto(req.optionalCursor);
+        const cursor = cursorFromRequest(req.optionalCursor);
         const pages = operations.listObjects(
           ctx.tenant,
           {
             resourceType: typeName(req.resourceObjectType, "resource_object_type"),
             permission: memberName(req.permission, "permission"),
-            subject: subjectRefFromProto(req.subject, "subject"),
+            subject: subjectRefFromRequest(req.subject, "subject"),
             consistency: consistencyFromAuthzed(req.consistency),
             ...(context !== undefined ? { context } : {}),
             ...(cursor !== undefined ? { cursor } : {}),
@@ -267,7 +267,7 @@ export function permissionsService(
       { defaultDeadline: true },
       async (req, ctx, out) => {
         // SpiceDB answers these two UNIMPLEMENTED as well.
-        if (req.optionalConcreteLimit > 0 || cursorFromProto(req.optionalCursor) !== undefined) {
+        if (req.optionalConcreteLimit > 0 || cursorFromRequest(req.optionalCursor) !== undefined) {
           throw new TrellisError(
             "UNIMPLEMENTED",
             "optional_concrete_limit and optional_cursor are not supported by LookupSubjects",
@@ -276,7 +276,7 @@ export function permissionsService(
         const relation = req.optionalSubjectRelation;
         const context = contextFromAuthzed(req.context);
         const page = await operations.listSubjects(ctx.tenant, {
-          resource: objectRefFromProto(req.resource, "resource"),
+          resource: objectRefFromRequest(req.resource, "resource"),
           permission: memberName(req.permission, "permission"),
           subjectType: typeName(req.subjectObjectType, "subject_object_type"),
           consistency: consistencyFromAuthzed(req.consistency),
@@ -303,7 +303,7 @@ export function permissionsService(
         req.relationshipFilter,
         "relationship_filter",
       );
-      const cursor = cursorFromProto(req.optionalCursor);
+      const cursor = cursorFromRequest(req.optionalCursor);
       const pages = operations.readRelationships(
         ctx.tenant,
         filter,

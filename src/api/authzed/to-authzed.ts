@@ -12,7 +12,11 @@ import type { ExpandNode } from "../../engine/expand.js";
 import type { PermissionTree } from "../../gen/trellis/v1/permission_service.js";
 import type { ListedSubject } from "../../operations/operations.js";
 import type { RelationshipChange } from "../../store/datastore.js";
-import { expandTreeToProto, partialCaveatInfoToProto, relationshipToProto } from "../convert.js";
+import {
+  expandTreeToWire,
+  partialCaveatInfoToWire,
+  relationshipToWire,
+} from "../../wire/trellis-v1.js";
 import { itemFailure } from "../errors.js";
 
 export function zedToken(zookie: Zookie): v1.ZedToken {
@@ -38,7 +42,7 @@ export function lookupPermissionship(p: Permissionship): v1.LookupPermissionship
     : v1.LookupPermissionship.HAS_PERMISSION;
 }
 
-export { partialCaveatInfoToProto as partialCaveatInfo };
+export { partialCaveatInfoToWire as partialCaveatInfo };
 
 function dateToTimestamp(d: Date): { seconds: string; nanos: number } {
   const ms = d.getTime();
@@ -47,7 +51,7 @@ function dateToTimestamp(d: Date): { seconds: string; nanos: number } {
 }
 
 export function relationshipToAuthzed(rel: Relationship): v1.Relationship {
-  const { resource, relation, subject } = relationshipToProto(rel);
+  const { resource, relation, subject } = relationshipToWire(rel);
   const context = rel.caveat?.context;
   return {
     resource,
@@ -84,7 +88,7 @@ export function changeToAuthzed(change: RelationshipChange): v1.RelationshipUpda
  * tree has the same operation numbers; only the node's spelling differs.
  */
 export function expandTreeToAuthzed(node: ExpandNode): v1.PermissionRelationshipTree {
-  return respelledTree(expandTreeToProto(node));
+  return respelledTree(expandTreeToWire(node));
 }
 
 function respelledTree(tree: PermissionTree): v1.PermissionRelationshipTree {
@@ -117,7 +121,7 @@ export function lookedUpSubject(
   lookedUpAt: v1.ZedToken,
 ): v1.LookupSubjectsResponse {
   const permissionship = lookupPermissionship(subject.permissionship);
-  const partialCaveatInfo = partialCaveatInfoToProto(subject.missingContext);
+  const partialCaveatInfo = partialCaveatInfoToWire(subject.missingContext);
   return {
     lookedUpAt,
     subject: { subjectObjectId: subject.id, permissionship, partialCaveatInfo },

@@ -9,7 +9,7 @@
 import { v1 } from "@authzed/authzed-node";
 import type { UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { Operations, WatchQuery } from "../../operations/operations.js";
-import { typeName } from "../convert.js";
+import { typeName } from "../../wire/trellis-v1.js";
 import { filterFromAuthzed } from "./from-authzed.js";
 import type { SpiceDBCalls } from "./spicedb-calls.js";
 import { changeToAuthzed, zedToken } from "./to-authzed.js";

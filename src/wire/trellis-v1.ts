@@ -1,13 +1,25 @@
 /**
- * Conversions between the wire messages (`src/gen/`) and the domain types of `core/`,
- * `engine/` and `store/`, with the validation every request gets on the way in: required
- * fields, names, ids and sizes, each failure INVALID_ARGUMENT naming the field as the proto
- * spells it (`updates[2].relationship.subject.object.object_id`). The rules themselves are
- * core's; this module only renames the fields.
+ * The trellis.v1 wire messages (`src/gen/trellis/v1/`) and core's vocabulary, both ways, for
+ * both ends: the server (`src/api/`) and the client (`src/sdk/`) convert with the same code, so
+ * what one sends is what the other reads.
+ *
+ * Three kinds of function:
+ * - `…ToWire` encodes core values; either end uses it.
+ * - `…FromRequest` decodes what a caller sent, with the validation every request gets on the
+ *   way in: required fields, names, ids and sizes, each failure INVALID_ARGUMENT naming the
+ *   field as the proto spells it (`updates[2].relationship.subject.object.object_id`). The
+ *   rules themselves are core's; this module only renames the fields.
+ * - `…FromResponse` decodes what the server answered; a message the server should never send
+ *   (an unspecified permissionship, a missing zookie) is INTERNAL.
  */
 import { invalidArgument, type SchemaDiagnostic, TrellisError } from "../core/errors.js";
-import { ELLIPSIS, isValidIdentifier, isValidObjectId, isValidTypeName } from "../core/names.js";
-import type { CheckTrace as DomainCheckTrace } from "../core/permission.js";
+import { checkMemberName, checkTypeName, ELLIPSIS, isValidObjectId } from "../core/names.js";
+import type {
+  CheckTrace as DomainCheckTrace,
+  ExpandTree,
+  PermissionAnswer,
+  Permissionship,
+} from "../core/permission.js";
 import { quoteInput } from "../core/quote-input.js";
 import {
   type CaveatContext,
@@ -18,13 +30,18 @@ import {
   validateRelationship,
   validateSubjectRef,
 } from "../core/relationship.js";
+import type {
+  Mutation,
+  MutationOp,
+  Precondition,
+  RelationshipFilter,
+} from "../core/relationship-filter.js";
 import type { Consistency, Zookie } from "../core/revision.js";
-import type { Permissionship } from "../engine/engine.js";
-import type { ExpandNode } from "../engine/expand.js";
+import type { SchemaDifference, SchemaDifferenceKind } from "../core/schema-difference.js";
 import * as pb from "../gen/trellis/v1/core.js";
 import {
   AlgebraicSubjectSet_Operation,
-  type CheckTrace,
+  type CheckTrace as PbCheckTrace,
   type PermissionTree,
 } from "../gen/trellis/v1/permission_service.js";
 import {
@@ -38,13 +55,12 @@ import {
   SchemaDiff_Kind,
   type SchemaError,
 } from "../gen/trellis/v1/schema_service.js";
-import type { SchemaDifference, SchemaDifferenceKind } from "../schema/schema-diff.js";
-import type {
-  Mutation,
-  Precondition,
-  RelationshipChange,
-  RelationshipFilter,
-} from "../store/datastore.js";
+
+/** A relationship written (created or replaced: TOUCH) or deleted, as Watch streams it. */
+export interface WireChange {
+  readonly op: "TOUCH" | "DELETE";
+  readonly relationship: Relationship;
+}
 
 // ---- field names ------------------------------------------------------------------------
 
@@ -104,6 +120,11 @@ export function respellRelationshipField(err: unknown, from: string, to: string)
   return renamed;
 }
 
+/** A table's inverse, for reading back what the table wrote. */
+function inverse<K extends string, V>(table: Readonly<Record<K, V>>): ReadonlyMap<V, K> {
+  return new Map(Object.entries(table).map(([k, v]) => [v as V, k as K]));
+}
+
 function required<T>(value: T | undefined, field: string): T {
   if (value === undefined || value === null) throw invalidArgument(`${field} is required`, field);
   return value;
@@ -111,45 +132,36 @@ function required<T>(value: T | undefined, field: string): T {
 
 // ---- names ------------------------------------------------------------------------------
 
-/** A relation or permission name. */
+/** A relation or permission name; the empty string is a missing field. */
 export function memberName(name: string, field: string): string {
   if (name === "") throw invalidArgument(`${field} is required`, field);
-  if (!isValidIdentifier(name)) {
-    throw invalidArgument(
-      `invalid name ${quoteInput(name)}: expected lowercase letters, digits and '_', 3-64 characters`,
-      field,
-    );
-  }
-  return name;
+  return checkMemberName(name, field);
 }
 
-/** An object type name (`document`, `acme/document`). */
+/** An object type name (`document`, `acme/document`); the empty string is a missing field. */
 export function typeName(name: string, field: string): string {
   if (name === "") throw invalidArgument(`${field} is required`, field);
-  if (!isValidTypeName(name)) {
-    throw invalidArgument(
-      `invalid object type ${quoteInput(name)}: expected lowercase letters, digits and '_', 3-64 characters, optionally with 'prefix/' segments`,
-      field,
-    );
-  }
-  return name;
+  return checkTypeName(name, field);
 }
 
 // ---- objects, subjects, relationships -----------------------------------------------------
 
-export function objectRefFromProto(ref: pb.ObjectReference | undefined, field: string): ObjectRef {
+export function objectRefFromRequest(
+  ref: pb.ObjectReference | undefined,
+  field: string,
+): ObjectRef {
   const r = required(ref, field);
   const out: ObjectRef = { type: r.objectType, id: r.objectId };
   renamed(field, OBJECT_FIELDS, () => validateObjectRef(out, ROOT));
   return out;
 }
 
-export function objectRefToProto(ref: ObjectRef): pb.ObjectReference {
+export function objectRefToWire(ref: ObjectRef): pb.ObjectReference {
   return { objectType: ref.type, objectId: ref.id };
 }
 
 /** `optional_relation` empty or `...` is the object itself. */
-export function subjectRefFromProto(
+export function subjectRefFromRequest(
   ref: pb.SubjectReference | undefined,
   field: string,
 ): SubjectRef {
@@ -164,7 +176,7 @@ export function subjectRefFromProto(
   return out;
 }
 
-export function subjectRefToProto(ref: SubjectRef): pb.SubjectReference {
+export function subjectRefToWire(ref: SubjectRef): pb.SubjectReference {
   return {
     object: { objectType: ref.type, objectId: ref.id },
     optionalRelation: ref.relation ?? "",
@@ -172,14 +184,14 @@ export function subjectRefToProto(ref: SubjectRef): pb.SubjectReference {
 }
 
 /** A request's caveat context: a JSON object, or `undefined` when absent or empty. */
-export function contextFromProto(
+export function contextFromRequest(
   struct: { [key: string]: unknown } | undefined,
 ): CaveatContext | undefined {
   if (struct === undefined || struct === null) return undefined;
   return Object.keys(struct).length === 0 ? undefined : struct;
 }
 
-export function relationshipFromProto(
+export function relationshipFromRequest(
   rel: pb.Relationship | undefined,
   field: string,
   maxContextBytes: number,
@@ -194,7 +206,7 @@ export function relationshipFromProto(
     if (r.optionalCaveat.caveatName === "") {
       throw invalidArgument("a caveat needs a name", `${field}.optional_caveat.caveat_name`);
     }
-    const context = contextFromProto(r.optionalCaveat.context);
+    const context = contextFromRequest(r.optionalCaveat.context);
     if (context !== undefined && JSON.stringify(context).length > maxContextBytes) {
       throw invalidArgument(
         `caveat context exceeds ${maxContextBytes} bytes`,
@@ -222,17 +234,18 @@ export function relationshipFromProto(
   return out;
 }
 
-export function relationshipToProto(rel: Relationship): pb.Relationship {
+export function relationshipToWire(rel: Relationship): pb.Relationship {
   return {
-    resource: objectRefToProto(rel.resource),
+    resource: objectRefToWire(rel.resource),
     relation: rel.relation,
-    subject: subjectRefToProto(rel.subject),
+    subject: subjectRefToWire(rel.subject),
     optionalCaveat:
       rel.caveat === undefined
         ? undefined
         : {
             caveatName: rel.caveat.name,
-            context: rel.caveat.context as { [key: string]: unknown },
+            // Absent when the tuple has none: both ends read an absent and an empty context alike.
+            context: rel.caveat.context as { [key: string]: unknown } | undefined,
           },
     optionalExpiresAt: rel.expiration,
   };
@@ -240,18 +253,20 @@ export function relationshipToProto(rel: Relationship): pb.Relationship {
 
 // ---- writes -----------------------------------------------------------------------------
 
-const MUTATION_OPS: Readonly<Partial<Record<RelationshipUpdate_Operation, Mutation["op"]>>> = {
-  [RelationshipUpdate_Operation.OPERATION_CREATE]: "CREATE",
-  [RelationshipUpdate_Operation.OPERATION_TOUCH]: "TOUCH",
-  [RelationshipUpdate_Operation.OPERATION_DELETE]: "DELETE",
+const UPDATE_OPERATION: Readonly<Record<MutationOp, RelationshipUpdate_Operation>> = {
+  CREATE: RelationshipUpdate_Operation.OPERATION_CREATE,
+  TOUCH: RelationshipUpdate_Operation.OPERATION_TOUCH,
+  DELETE: RelationshipUpdate_Operation.OPERATION_DELETE,
 };
 
-export function mutationFromProto(
+const MUTATION_OPS = inverse(UPDATE_OPERATION);
+
+export function mutationFromRequest(
   update: RelationshipUpdate,
   field: string,
   maxContextBytes: number,
 ): Mutation {
-  const op = MUTATION_OPS[update.operation];
+  const op = MUTATION_OPS.get(update.operation);
   if (op === undefined) {
     throw invalidArgument(
       "operation must be OPERATION_CREATE, OPERATION_TOUCH or OPERATION_DELETE",
@@ -260,7 +275,7 @@ export function mutationFromProto(
   }
   return {
     op,
-    relationship: relationshipFromProto(
+    relationship: relationshipFromRequest(
       update.relationship,
       `${field}.relationship`,
       maxContextBytes,
@@ -269,17 +284,17 @@ export function mutationFromProto(
 }
 
 /** A changelog entry as a Watch update: a written tuple is a TOUCH, a removed one a DELETE. */
-export function changeToProto(change: RelationshipChange): RelationshipUpdate {
+export function changeToWire(change: WireChange): RelationshipUpdate {
   return {
     operation:
       change.op === "TOUCH"
         ? RelationshipUpdate_Operation.OPERATION_TOUCH
         : RelationshipUpdate_Operation.OPERATION_DELETE,
-    relationship: relationshipToProto(change.relationship),
+    relationship: relationshipToWire(change.relationship),
   };
 }
 
-export function filterFromProto(
+export function filterFromRequest(
   filter: pb.RelationshipFilter | undefined,
   field: string,
 ): RelationshipFilter {
@@ -325,7 +340,7 @@ export function filterFromProto(
   return out;
 }
 
-export function preconditionFromProto(p: PbPrecondition, field: string): Precondition {
+export function preconditionFromRequest(p: PbPrecondition, field: string): Precondition {
   const op =
     p.operation === Precondition_Operation.OPERATION_MUST_MATCH
       ? "MUST_MATCH"
@@ -338,13 +353,75 @@ export function preconditionFromProto(p: PbPrecondition, field: string): Precond
       `${field}.operation`,
     );
   }
-  return { op, filter: filterFromProto(p.filter, `${field}.filter`) };
+  return { op, filter: filterFromRequest(p.filter, `${field}.filter`) };
+}
+
+export function mutationToWire(m: Mutation): RelationshipUpdate {
+  return { operation: UPDATE_OPERATION[m.op], relationship: relationshipToWire(m.relationship) };
+}
+
+/** Absent fields become the wire's empty strings ("any"); the filter was checked non-empty. */
+export function filterToWire(filter: RelationshipFilter): pb.RelationshipFilter {
+  const { subjectType, subjectId, subjectRelation } = filter;
+  return {
+    resourceType: filter.resourceType,
+    optionalResourceId: filter.resourceId ?? "",
+    optionalRelation: filter.relation ?? "",
+    optionalSubjectFilter:
+      subjectType === undefined
+        ? undefined
+        : {
+            subjectType,
+            optionalSubjectId: subjectId ?? "",
+            optionalRelation:
+              subjectRelation === undefined
+                ? undefined
+                : {
+                    relation:
+                      subjectRelation === null || subjectRelation === ELLIPSIS
+                        ? ""
+                        : subjectRelation,
+                  },
+          },
+  };
+}
+
+export function preconditionToWire(p: Precondition): PbPrecondition {
+  return {
+    operation:
+      p.op === "MUST_MATCH"
+        ? Precondition_Operation.OPERATION_MUST_MATCH
+        : Precondition_Operation.OPERATION_MUST_NOT_MATCH,
+    filter: filterToWire(p.filter),
+  };
+}
+
+/**
+ * A consistency checked by `consistencyOf`; `undefined` leaves the server's default
+ * (minimize_latency; fully consistent for schema reads).
+ */
+export function consistencyToWire(c: Consistency | undefined): pb.Consistency | undefined {
+  if (c === undefined) return undefined;
+  if (c === "minimize_latency") {
+    return { requirement: { $case: "minimizeLatency", minimizeLatency: true } };
+  }
+  if (c === "fully_consistent") {
+    return { requirement: { $case: "fullyConsistent", fullyConsistent: true } };
+  }
+  if ("atLeastAsFresh" in c) {
+    return {
+      requirement: { $case: "atLeastAsFresh", atLeastAsFresh: { token: c.atLeastAsFresh } },
+    };
+  }
+  return {
+    requirement: { $case: "atExactSnapshot", atExactSnapshot: { token: c.atExactSnapshot } },
+  };
 }
 
 // ---- consistency, zookies, cursors ------------------------------------------------------
 
 /** The request's consistency; `fallback` when the message or its requirement is absent. */
-export function consistencyFromProto(
+export function consistencyFromRequest(
   c: pb.Consistency | undefined,
   fallback: Consistency = "minimize_latency",
 ): Consistency {
@@ -356,15 +433,15 @@ export function consistencyFromProto(
     case "fullyConsistent":
       return "fully_consistent";
     case "atLeastAsFresh":
-      return { atLeastAsFresh: zookieFromProto(requirement.atLeastAsFresh, "at_least_as_fresh") };
+      return { atLeastAsFresh: zookieFromRequest(requirement.atLeastAsFresh, "at_least_as_fresh") };
     case "atExactSnapshot":
       return {
-        atExactSnapshot: zookieFromProto(requirement.atExactSnapshot, "at_exact_snapshot"),
+        atExactSnapshot: zookieFromRequest(requirement.atExactSnapshot, "at_exact_snapshot"),
       };
   }
 }
 
-function zookieFromProto(z: pb.Zookie | undefined, name: string): string {
+function zookieFromRequest(z: pb.Zookie | undefined, name: string): string {
   const token = z?.token ?? "";
   if (token === "") {
     throw invalidArgument("the zookie token is empty", `consistency.${name}.token`);
@@ -372,12 +449,12 @@ function zookieFromProto(z: pb.Zookie | undefined, name: string): string {
   return token;
 }
 
-export function zookieToProto(zookie: Zookie): pb.Zookie {
+export function zookieToWire(zookie: Zookie): pb.Zookie {
   return { token: zookie };
 }
 
 /** A cursor token, or `undefined` when absent or empty. */
-export function cursorFromProto(cursor: pb.Cursor | undefined): string | undefined {
+export function cursorFromRequest(cursor: pb.Cursor | undefined): string | undefined {
   return cursor === undefined || cursor.token === "" ? undefined : cursor.token;
 }
 
@@ -389,27 +466,27 @@ const PERMISSIONSHIP: Readonly<Record<Permissionship, pb.Permissionship>> = {
   CONDITIONAL: pb.Permissionship.PERMISSIONSHIP_CONDITIONAL_PERMISSION,
 };
 
-export function permissionshipToProto(p: Permissionship): pb.Permissionship {
+export function permissionshipToWire(p: Permissionship): pb.Permissionship {
   return PERMISSIONSHIP[p];
 }
 
 /** The caveat parameters a conditional answer needs; absent for a decided one. */
-export function partialCaveatInfoToProto(
+export function partialCaveatInfoToWire(
   missing: readonly string[] | undefined,
 ): pb.PartialCaveatInfo | undefined {
   return missing === undefined ? undefined : { missingRequiredContext: [...missing] };
 }
 
 /** The sub-problems a check visited, as `CheckTrace`. */
-export function traceToProto(node: DomainCheckTrace): CheckTrace {
+export function traceToWire(node: DomainCheckTrace): PbCheckTrace {
   return {
     resource: node.resource,
     relation: node.relation,
     isPermission: node.kind === "permission",
-    result: permissionshipToProto(node.result),
+    result: permissionshipToWire(node.result),
     cached: node.cached ?? "",
     cycle: node.cycle === true,
-    children: node.children.map(traceToProto),
+    children: node.children.map(traceToWire),
   };
 }
 
@@ -422,8 +499,8 @@ const OPERATION: Readonly<
 };
 
 /** An Expand tree; a leaf lists its subjects as the relationships that grant them. */
-export function expandTreeToProto(node: ExpandNode): PermissionTree {
-  const resource = objectRefToProto(node.resource);
+export function expandTreeToWire(node: ExpandTree): PermissionTree {
+  const resource = objectRefToWire(node.resource);
   if (node.kind === "leaf") {
     return {
       resource,
@@ -432,7 +509,7 @@ export function expandTreeToProto(node: ExpandNode): PermissionTree {
         $case: "leaf",
         leaf: {
           relationships: node.subjects.map((s) =>
-            relationshipToProto({
+            relationshipToWire({
               resource: node.resource,
               relation: node.relation,
               subject: s.subject,
@@ -451,7 +528,7 @@ export function expandTreeToProto(node: ExpandNode): PermissionTree {
       $case: "intermediate",
       intermediate: {
         operation: OPERATION[node.kind],
-        children: node.children.map(expandTreeToProto),
+        children: node.children.map(expandTreeToWire),
       },
     },
   };
@@ -459,7 +536,7 @@ export function expandTreeToProto(node: ExpandNode): PermissionTree {
 
 // ---- schemas ----------------------------------------------------------------------------
 
-export function schemaErrorToProto(d: SchemaDiagnostic): SchemaError {
+export function schemaErrorToWire(d: SchemaDiagnostic): SchemaError {
   return { message: d.message, line: d.position.line, column: d.position.column };
 }
 
@@ -474,6 +551,147 @@ const DIFF_KIND: Readonly<Record<SchemaDifferenceKind, SchemaDiff_Kind>> = {
   CAVEAT_CHANGED: SchemaDiff_Kind.KIND_CAVEAT_CHANGED,
 };
 
-export function schemaDiffToProto(d: SchemaDifference): SchemaDiff {
+export function schemaDiffToWire(d: SchemaDifference): SchemaDiff {
   return { kind: DIFF_KIND[d.kind], target: d.target, description: d.description };
+}
+
+// ---- responses --------------------------------------------------------------------------
+
+function malformedResponse(what: string): TrellisError {
+  return new TrellisError("INTERNAL", `the server sent a malformed response: ${what}`);
+}
+
+/** The token of a zookie the response must carry. */
+export function zookieFromResponse(z: pb.Zookie | undefined, what: string): Zookie {
+  if (z === undefined || z.token === "") throw malformedResponse(`${what} has no zookie`);
+  return z.token as Zookie;
+}
+
+/** The commit time a Watch message must carry. */
+export function committedAtFromResponse(at: Date | undefined): Date {
+  if (at === undefined) throw malformedResponse("Watch message has no committed_at");
+  return at;
+}
+
+const PERMISSIONSHIP_FROM_WIRE = inverse(PERMISSIONSHIP);
+
+export function permissionshipFromResponse(p: pb.Permissionship): Permissionship {
+  const name = PERMISSIONSHIP_FROM_WIRE.get(p);
+  if (name === undefined) throw malformedResponse(`unknown permissionship ${p}`);
+  return name;
+}
+
+/** An answer; `missingContext` only on a CONDITIONAL one, as the engine gives it. */
+export function answerFromResponse(
+  p: pb.Permissionship,
+  info: pb.PartialCaveatInfo | undefined,
+): PermissionAnswer {
+  const permissionship = permissionshipFromResponse(p);
+  return permissionship === "CONDITIONAL"
+    ? { permissionship, missingContext: info?.missingRequiredContext ?? [] }
+    : { permissionship };
+}
+
+export function objectRefFromResponse(ref: pb.ObjectReference | undefined): ObjectRef {
+  if (ref === undefined) throw malformedResponse("an object reference is missing");
+  return { type: ref.objectType, id: ref.objectId };
+}
+
+export function subjectRefFromResponse(ref: pb.SubjectReference | undefined): SubjectRef {
+  const object = objectRefFromResponse(ref?.object);
+  const relation = ref?.optionalRelation ?? "";
+  return relation === "" || relation === ELLIPSIS ? object : { ...object, relation };
+}
+
+export function relationshipFromResponse(rel: pb.Relationship | undefined): Relationship {
+  if (rel === undefined) throw malformedResponse("a relationship is missing");
+  const caveat = rel.optionalCaveat;
+  const context = caveat?.context;
+  return {
+    resource: objectRefFromResponse(rel.resource),
+    relation: rel.relation,
+    subject: subjectRefFromResponse(rel.subject),
+    ...(caveat !== undefined
+      ? {
+          caveat:
+            context === undefined || Object.keys(context).length === 0
+              ? { name: caveat.caveatName }
+              : { name: caveat.caveatName, context },
+        }
+      : {}),
+    ...(rel.optionalExpiresAt !== undefined ? { expiration: rel.optionalExpiresAt } : {}),
+  };
+}
+
+export function changeFromResponse(update: RelationshipUpdate): WireChange {
+  const op =
+    update.operation === RelationshipUpdate_Operation.OPERATION_DELETE
+      ? "DELETE"
+      : update.operation === RelationshipUpdate_Operation.OPERATION_TOUCH ||
+          update.operation === RelationshipUpdate_Operation.OPERATION_CREATE
+        ? "TOUCH"
+        : undefined;
+  if (op === undefined) throw malformedResponse(`unknown change operation ${update.operation}`);
+  return { op, relationship: relationshipFromResponse(update.relationship) };
+}
+
+export function traceFromResponse(t: PbCheckTrace): DomainCheckTrace {
+  return {
+    resource: t.resource,
+    relation: t.relation,
+    kind: t.isPermission ? "permission" : "relation",
+    result: permissionshipFromResponse(t.result),
+    ...(t.cached === "memo" || t.cached === "shared" ? { cached: t.cached } : {}),
+    ...(t.cycle ? { cycle: true } : {}),
+    children: t.children.map(traceFromResponse),
+  };
+}
+
+const OPERATION_FROM_WIRE = inverse(OPERATION);
+
+export function expandTreeFromResponse(node: PermissionTree | undefined): ExpandTree {
+  if (node?.node === undefined) throw malformedResponse("an expand node is empty");
+  const resource = objectRefFromResponse(node.resource);
+  if (node.node.$case === "leaf") {
+    return {
+      kind: "leaf",
+      resource,
+      relation: node.relation,
+      subjects: node.node.leaf.relationships.map((r) => {
+        const rel = relationshipFromResponse(r);
+        return {
+          subject: rel.subject,
+          ...(rel.caveat !== undefined ? { caveat: rel.caveat } : {}),
+          ...(rel.expiration !== undefined ? { expiration: rel.expiration } : {}),
+        };
+      }),
+    };
+  }
+  const kind = OPERATION_FROM_WIRE.get(node.node.intermediate.operation);
+  if (kind === undefined) {
+    throw malformedResponse(`unknown expand operation ${node.node.intermediate.operation}`);
+  }
+  return {
+    kind,
+    resource,
+    relation: node.relation,
+    children: node.node.intermediate.children.map(expandTreeFromResponse),
+  };
+}
+
+/** A schema problem as the server reported it: the message and where (1-based). */
+export function schemaErrorFromResponse(e: SchemaError): {
+  message: string;
+  line: number;
+  column: number;
+} {
+  return { message: e.message, line: e.line, column: e.column };
+}
+
+const DIFF_KIND_FROM_WIRE = inverse(DIFF_KIND);
+
+export function schemaDiffFromResponse(d: SchemaDiff): SchemaDifference {
+  const kind = DIFF_KIND_FROM_WIRE.get(d.kind);
+  if (kind === undefined) throw malformedResponse(`unknown schema difference kind ${d.kind}`);
+  return { kind, target: d.target, description: d.description };
 }
