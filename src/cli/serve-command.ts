@@ -151,7 +151,7 @@ const FLAGS: readonly FlagSpec[] = [
     flag: "--datastore <url>",
     key: "datastore",
     env: "TRELLIS_DATASTORE",
-    description: "sqlite:PATH, sqlite::memory: or postgres://user@host:5432/db",
+    description: "sqlite:PATH, postgres://user@host:5432/db, or memory: (this process only)",
     defaultValue: "sqlite:./data/trellis.db",
   },
   {
@@ -530,9 +530,9 @@ export function resolveServeConfig(
   }
 
   const datastore = value("datastore")!;
-  if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(datastore)) {
+  if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/|memory:$)/.test(datastore)) {
     throw new UsageError(
-      `--datastore must be sqlite:PATH, sqlite::memory: or postgres://…, got "${datastore}"`,
+      `--datastore must be sqlite:PATH, postgres://… or memory:, got "${datastore}"`,
     );
   }
 

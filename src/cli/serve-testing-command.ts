@@ -61,7 +61,7 @@ export async function runServeTesting(
   let store: Datastore | undefined;
   let engine: Engine | undefined;
   try {
-    store = await openDatastore("sqlite::memory:");
+    store = await openDatastore("memory:");
     engine = new Engine(store, { zookieSecret: randomBytes(32), gc: false });
     const server = await startServer({
       engine,

@@ -128,6 +128,17 @@ describe("--metrics-listen", () => {
   });
 });
 
+describe("--datastore", () => {
+  test("takes sqlite:, postgres:// and memory:, and nothing else", () => {
+    for (const datastore of ["sqlite:./x.db", "postgresql://u@h/db", "memory:"]) {
+      expect(resolveServeConfig({ datastore }, {}).datastore).toBe(datastore);
+    }
+    for (const datastore of ["memory:extra", "mysql://h/db", "./x.db"]) {
+      expect(() => resolveServeConfig({ datastore }, {})).toThrow(/--datastore must be/);
+    }
+  });
+});
+
 describe("--sqlite-synchronous", () => {
   test("is checked, and opens the SQLite store with it", async () => {
     const datastore = `sqlite:${join(dir, "sync", "t.db")}`;
