@@ -135,19 +135,13 @@ export function permissionService(
           },
           ctx.signal,
         );
-        // Written page by page as computed: a large listing streams while it runs.
-        for await (const page of pages) {
-          const listedAt = zookieToWire(page.zookie);
-          for (const object of page.items) {
-            await out.write({
-              listedAt,
-              objectId: object.id,
-              permissionship: permissionshipToWire(object.permissionship),
-              partialCaveatInfo: partialCaveatInfoToWire(object.missingContext),
-              afterResultCursor: { token: object.cursor },
-            });
-          }
-        }
+        await out.writeEach(pages, (object, zookie) => ({
+          listedAt: zookieToWire(zookie),
+          objectId: object.id,
+          permissionship: permissionshipToWire(object.permissionship),
+          partialCaveatInfo: partialCaveatInfoToWire(object.missingContext),
+          afterResultCursor: { token: object.cursor },
+        }));
       },
     ),
 

@@ -134,16 +134,11 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
           },
           ctx.signal,
         );
-        for await (const page of pages) {
-          const readAt = zookieToWire(page.zookie);
-          for (const item of page.items) {
-            await out.write({
-              readAt,
-              relationship: relationshipToWire(item.relationship),
-              afterResultCursor: { token: item.cursor },
-            });
-          }
-        }
+        await out.writeEach(pages, (item, zookie) => ({
+          readAt: zookieToWire(zookie),
+          relationship: relationshipToWire(item.relationship),
+          afterResultCursor: { token: item.cursor },
+        }));
       },
     ),
 

@@ -6,6 +6,7 @@
  * rejects the pending write with the call's abort reason (a cancelled gRPC call never drains).
  */
 import type { ServerWritableStream } from "@grpc/grpc-js";
+import type { Zookie } from "../core/revision.js";
 
 export class StreamWriter<T> {
   readonly #call: ServerWritableStream<unknown, T>;
@@ -41,5 +42,18 @@ export class StreamWriter<T> {
       this.#call.once("drain", onDrain);
       signal.addEventListener("abort", onAbort, { once: true });
     });
+  }
+
+  /**
+   * Sends one message per item of every page, as the pages come: a long listing streams while
+   * it is computed. `message` gets the item and the snapshot of its page.
+   */
+  async writeEach<I>(
+    pages: AsyncIterable<{ readonly zookie: Zookie; readonly items: readonly I[] }>,
+    message: (item: I, zookie: Zookie) => T,
+  ): Promise<void> {
+    for await (const page of pages) {
+      for (const item of page.items) await this.write(message(item, page.zookie));
+    }
   }
 }

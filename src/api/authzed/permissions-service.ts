@@ -247,18 +247,13 @@ export function permissionsService(
           },
           ctx.signal,
         );
-        for await (const page of pages) {
-          const lookedUpAt = zedToken(page.zookie);
-          for (const object of page.items) {
-            await out.write({
-              lookedUpAt,
-              resourceObjectId: object.id,
-              permissionship: lookupPermissionship(object.permissionship),
-              partialCaveatInfo: partialCaveatInfo(object.missingContext),
-              afterResultCursor: { token: object.cursor },
-            });
-          }
-        }
+        await out.writeEach(pages, (object, zookie) => ({
+          lookedUpAt: zedToken(zookie),
+          resourceObjectId: object.id,
+          permissionship: lookupPermissionship(object.permissionship),
+          partialCaveatInfo: partialCaveatInfo(object.missingContext),
+          afterResultCursor: { token: object.cursor },
+        }));
       },
     ),
 
@@ -316,16 +311,11 @@ export function permissionsService(
         },
         ctx.signal,
       );
-      for await (const page of pages) {
-        const readAt = zedToken(page.zookie);
-        for (const item of page.items) {
-          await out.write({
-            readAt,
-            relationship: relationshipToAuthzed(item.relationship),
-            afterResultCursor: { token: item.cursor },
-          });
-        }
-      }
+      await out.writeEach(pages, (item, zookie) => ({
+        readAt: zedToken(zookie),
+        relationship: relationshipToAuthzed(item.relationship),
+        afterResultCursor: { token: item.cursor },
+      }));
     }),
 
     writeRelationships: calls.unary<v1.WriteRelationshipsRequest, v1.WriteRelationshipsResponse>(
