@@ -578,6 +578,7 @@ $("server").addEventListener("click", () => {
   serverField("token").value = saved.token ?? "";
   serverField("tenant").value = saved.tenant ?? "";
   $("server-result").textContent = "";
+  $("server-result").className = "";
   serverDialog.showModal();
 });
 $("server-close").addEventListener("click", () => serverDialog.close());
@@ -586,6 +587,8 @@ async function serverAction(action: () => Promise<string>): Promise<void> {
   // The token is kept for this tab only (sessionStorage), never in the link or the export.
   sessionStorage.setItem(SERVER_KEY, JSON.stringify(serverTarget()));
   const result = $("server-result");
+  // No verdict class while the request runs: the last one's green or red is no longer true.
+  result.className = "";
   result.textContent = "…";
   try {
     result.textContent = await action();
