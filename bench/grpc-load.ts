@@ -1,24 +1,32 @@
 /**
- * A closed-loop load generator for the unary calls of PermissionService (Check and CheckBulk):
+ * A closed-loop load generator for the unary check calls: trellis.v1 PermissionService's Check
+ * and CheckBulk, and SpiceDB's `authzed.api.v1.PermissionsService/CheckPermission` sent through
+ * SpiceDB's own Node client (`@authzed/authzed-node`), as its users send it:
  * `concurrency` callers, each sending its next call as soon as the previous one is answered,
  * spread over a few HTTP/2 connections, first for a warm-up and then for a measured window.
  * Latencies go into an HDR histogram (hdr-histogram-js, microseconds, 3 significant digits);
  * failures are counted by gRPC status code; answers can be compared with expected ones.
  *
- * Requests are prepared once, already encoded: the measured loop does what a real client does
- * per call (a deadline, the metadata, decoding the response) and nothing more.
+ * trellis.v1 requests are prepared once, already encoded: the measured loop does what a real
+ * client does per call (a deadline, the metadata, decoding the response) and nothing more.
+ * CheckPermission requests arrive encoded too and are decoded once into authzed-node's message
+ * objects; each call then pays what that client pays: its proxy, encoding the message with
+ * protobuf-ts, the credentials' metadata generator, decoding the answer.
  *
  * `runLoad` drives the load from the current process; `runLoadInWorkers` forks worker
  * processes (bench/grpc-load-worker.ts), each with its own connections and a share of the
  * concurrency, starts their measured windows together and merges their figures.
  *
  * Connections: grpc-js shares a connection between channels whose target and options are
- * equal (its global subchannel pool). Every channel made here has a local subchannel pool and
- * an option of its own (`trellis-bench.connection`), so N channels are N TCP connections.
+ * equal (its global subchannel pool). Every channel made here (an authzed-node client holds one)
+ * has a local subchannel pool and an option of its own (`trellis-bench.connection`), so N
+ * channels are N TCP connections.
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { v1 } from "@authzed/authzed-node";
 import {
+  type CallOptions,
   Client,
   type ClientOptions,
   credentials,
@@ -35,12 +43,20 @@ import {
 import { CheckBulkResponse, CheckResponse } from "../src/gen/trellis/v1/permission_service.js";
 import { runInWorkers, split, type WorkerRunHooks } from "./load-workers.js";
 
-export type LoadMethod = "check" | "checkBulk";
+/** trellis.v1 Check and CheckBulk; SpiceDB's CheckPermission (through authzed-node). */
+export type LoadMethod = "check" | "checkBulk" | "checkPermission";
 
 export const METHOD_PATHS: Readonly<Record<LoadMethod, string>> = {
   check: "/trellis.v1.PermissionService/Check",
   checkBulk: "/trellis.v1.PermissionService/CheckBulk",
+  checkPermission: "/authzed.api.v1.PermissionsService/CheckPermission",
 };
+
+/**
+ * The bearer token an authzed-node client sends when the run names none (the client always
+ * sends one; a server in insecure-dev mode ignores it).
+ */
+export const ANONYMOUS_TOKEN = "trellis-bench";
 
 /** What one load run does. */
 export interface LoadOptions {
@@ -64,7 +80,7 @@ export interface LoadOptions {
   readonly durationMs: number;
   /** Load before the measured window, not counted, ms. */
   readonly warmupMs: number;
-  /** Sent as `authorization: Bearer <token>`. */
+  /** Sent as `authorization: Bearer <token>` (authzed-node: its preshared key). */
   readonly token?: string;
   /** Sent as `trellis-tenant` metadata (honoured by insecure-dev servers). */
   readonly tenant?: string;
@@ -155,34 +171,110 @@ function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
-/** Channels to `address`, each its own TCP connection, connected before this resolves. */
+/** One connection of a run and how it sends request `index` of the run's requests. */
+export interface LoadChannel {
+  send(
+    index: number,
+    callOptions: CallOptions,
+    done: (err: ServiceError | null, response?: unknown) => void,
+  ): void;
+  close(): void;
+}
+
+function channelOptions(tag: string, i: number): ClientOptions {
+  return {
+    "grpc.use_local_subchannel_pool": 1,
+    "trellis-bench.connection": `${tag}/${i}`,
+    "grpc.primary_user_agent": "trellis-grpc-bench",
+    "grpc.max_receive_message_length": 64 * 1024 * 1024,
+  };
+}
+
+/** The part of `LoadOptions` that says what a channel sends, and to whom. */
+export type ChannelTarget = Pick<
+  LoadOptions,
+  "address" | "method" | "requests" | "token" | "tenant"
+>;
+
+/**
+ * Channels to `options.address`, each its own TCP connection, connected before this resolves:
+ * grpc-js clients sending the prepared bytes for trellis.v1, authzed-node clients for
+ * CheckPermission.
+ */
 export async function openChannels(
-  address: string,
+  options: ChannelTarget,
   count: number,
   tag = `${process.pid}`,
-): Promise<Client[]> {
-  const clients: Client[] = [];
-  for (let i = 0; i < count; i++) {
-    const options: ClientOptions = {
-      "grpc.use_local_subchannel_pool": 1,
-      "trellis-bench.connection": `${tag}/${i}`,
-      "grpc.primary_user_agent": "trellis-grpc-bench",
-      "grpc.max_receive_message_length": 64 * 1024 * 1024,
-    };
-    clients.push(new Client(address, credentials.createInsecure(), options));
+): Promise<LoadChannel[]> {
+  const { address } = options;
+  const made: { channel: LoadChannel; ready: Pick<Client, "waitForReady"> }[] = [];
+  if (options.method === "checkPermission") {
+    const messages = options.requests.map((bytes) => v1.CheckPermissionRequest.fromBinary(bytes));
+    const metadata = new Metadata();
+    if (options.tenant !== undefined) metadata.set("trellis-tenant", options.tenant);
+    for (let i = 0; i < count; i++) {
+      const client = v1.NewClient(
+        options.token ?? ANONYMOUS_TOKEN,
+        address,
+        v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS,
+        undefined,
+        channelOptions(tag, i),
+      );
+      made.push({
+        // The client's proxy hands grpc-js Client methods to its PermissionsService client;
+        // its type leaves them out.
+        ready: client as unknown as Pick<Client, "waitForReady">,
+        channel: {
+          send: (index, callOptions, done) => {
+            client.checkPermission(messages[index]!, metadata, callOptions, done);
+          },
+          close: () => client.close(),
+        },
+      });
+    }
+  } else {
+    const path = METHOD_PATHS[options.method];
+    const decode = decoders[options.method];
+    const buffers = options.requests.map(toBuffer);
+    const metadata = callMetadata(options);
+    for (let i = 0; i < count; i++) {
+      const client = new Client(address, credentials.createInsecure(), channelOptions(tag, i));
+      made.push({
+        ready: client,
+        channel: {
+          send: (index, callOptions, done) => {
+            client.makeUnaryRequest(
+              path,
+              passThrough,
+              decode,
+              buffers[index]!,
+              metadata,
+              callOptions,
+              done,
+            );
+          },
+          close: () => client.close(),
+        },
+      });
+    }
   }
   const deadline = Date.now() + 10_000;
-  await Promise.all(
-    clients.map(
-      (c) =>
-        new Promise<void>((resolve, reject) =>
-          c.waitForReady(deadline, (err) =>
-            err ? reject(new Error(`cannot connect to ${address}: ${err.message}`)) : resolve(),
+  try {
+    await Promise.all(
+      made.map(
+        ({ ready }) =>
+          new Promise<void>((resolve, reject) =>
+            ready.waitForReady(deadline, (err) =>
+              err ? reject(new Error(`cannot connect to ${address}: ${err.message}`)) : resolve(),
+            ),
           ),
-        ),
-    ),
-  );
-  return clients;
+      ),
+    );
+  } catch (err) {
+    for (const { channel } of made) channel.close();
+    throw err;
+  }
+  return made.map((m) => m.channel);
 }
 
 export function callMetadata(options: Pick<LoadOptions, "token" | "tenant">): Metadata {
@@ -195,12 +287,15 @@ export function callMetadata(options: Pick<LoadOptions, "token" | "tenant">): Me
 /** The `Permissionship` values of a decoded response, one per item (-1 for an item error). */
 function answersOf(method: LoadMethod, response: unknown): number[] {
   if (method === "check") return [(response as CheckResponse).permissionship];
+  if (method === "checkPermission") {
+    return [(response as v1.CheckPermissionResponse).permissionship];
+  }
   return (response as CheckBulkResponse).pairs.map((p) =>
     p.response?.$case === "item" ? p.response.item.permissionship : -1,
   );
 }
 
-const decoders: Readonly<Record<LoadMethod, (bytes: Buffer) => unknown>> = {
+const decoders: Readonly<Record<"check" | "checkBulk", (bytes: Buffer) => unknown>> = {
   check: (bytes) => CheckResponse.decode(bytes),
   checkBulk: (bytes) => CheckBulkResponse.decode(bytes),
 };
@@ -254,16 +349,16 @@ export interface LoadHooks {
 /** Runs the load from this process and closes its channels. */
 export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Promise<LoadResult> {
   checkLoadOptions(options);
-  const clients = await openChannels(
-    options.address,
+  const channels = await openChannels(
+    options,
     Math.min(options.connections, options.concurrency),
     options.channelTag,
   );
   try {
     await hooks.onReady?.();
-    return await drive(clients, options);
+    return await drive(channels, options);
   } finally {
-    for (const c of clients) c.close();
+    for (const c of channels) c.close();
   }
 }
 
@@ -284,11 +379,8 @@ function checkLoadOptions(options: LoadOptions): void {
   }
 }
 
-async function drive(clients: readonly Client[], options: LoadOptions): Promise<LoadResult> {
-  const path = METHOD_PATHS[options.method];
-  const decode = decoders[options.method];
-  const requests = options.requests.map(toBuffer);
-  const metadata = callMetadata(options);
+async function drive(channels: readonly LoadChannel[], options: LoadOptions): Promise<LoadResult> {
+  const requestCount = options.requests.length;
   const answers = new AnswerCheck(options.method, options.expected);
   const histogram = newHistogram();
   const errors: Record<string, number> = {};
@@ -308,38 +400,30 @@ async function drive(clients: readonly Client[], options: LoadOptions): Promise<
     finish = resolve;
   });
 
-  const issue = (client: Client): void => {
+  const issue = (channel: LoadChannel): void => {
     if (phase === Phase.Done) {
       if (--inFlight === 0) finish();
       return;
     }
     const index = cursor;
-    cursor = cursor + 1 === requests.length ? 0 : cursor + 1;
+    cursor = cursor + 1 === requestCount ? 0 : cursor + 1;
     const callOptions = options.deadlineMs > 0 ? { deadline: Date.now() + options.deadlineMs } : {};
     const t0 = performance.now();
-    client.makeUnaryRequest(
-      path,
-      passThrough,
-      decode,
-      requests[index]!,
-      metadata,
-      callOptions,
-      (err, response) => {
-        const t1 = performance.now();
-        if (phase === Phase.Measuring) {
-          if (err) countError(errors, err, errorExamples);
-          else {
-            calls++;
-            histogram.recordValue(Math.max(1, Math.round((t1 - t0) * 1000)));
-          }
-        } else if (phase === Phase.Warming) {
-          if (err) countError(warmupErrors, err, errorExamples);
-          else warmupCalls++;
+    channel.send(index, callOptions, (err, response) => {
+      const t1 = performance.now();
+      if (phase === Phase.Measuring) {
+        if (err) countError(errors, err, errorExamples);
+        else {
+          calls++;
+          histogram.recordValue(Math.max(1, Math.round((t1 - t0) * 1000)));
         }
-        if (!err) answers.check(index, response);
-        issue(client);
-      },
-    );
+      } else if (phase === Phase.Warming) {
+        if (err) countError(warmupErrors, err, errorExamples);
+        else warmupCalls++;
+      }
+      if (!err) answers.check(index, response);
+      issue(channel);
+    });
   };
 
   const startWindow = () => {
@@ -357,7 +441,7 @@ async function drive(clients: readonly Client[], options: LoadOptions): Promise<
   else startWindow();
 
   inFlight = options.concurrency;
-  for (let k = 0; k < options.concurrency; k++) issue(clients[k % clients.length]!);
+  for (let k = 0; k < options.concurrency; k++) issue(channels[k % channels.length]!);
   await finished;
 
   const durationMs = windowEnd - windowStart;
@@ -366,7 +450,7 @@ async function drive(clients: readonly Client[], options: LoadOptions): Promise<
   return {
     method: options.method,
     address: options.address,
-    connections: clients.length,
+    connections: channels.length,
     concurrency: options.concurrency,
     workers: 1,
     durationMs,
@@ -406,47 +490,36 @@ export async function callEach(
     "address" | "method" | "requests" | "expected" | "token" | "tenant" | "deadlineMs"
   > & { readonly concurrency: number; readonly connections: number },
 ): Promise<PassResult> {
-  const clients = await openChannels(
-    options.address,
+  const channels = await openChannels(
+    options,
     Math.min(options.connections, options.concurrency),
     `pass-${process.pid}-${Date.now()}`,
   );
-  const path = METHOD_PATHS[options.method];
-  const decode = decoders[options.method];
-  const metadata = callMetadata(options);
   const answers = new AnswerCheck(options.method, options.expected);
   const errors: Record<string, number> = {};
   const errorExamples: string[] = [];
   let next = 0;
   const t0 = performance.now();
-  const caller = async (client: Client) => {
+  const caller = async (channel: LoadChannel) => {
     while (next < options.requests.length) {
       const index = next++;
       const callOptions =
         options.deadlineMs > 0 ? { deadline: Date.now() + options.deadlineMs } : {};
       await new Promise<void>((resolve) => {
-        client.makeUnaryRequest(
-          path,
-          passThrough,
-          decode,
-          toBuffer(options.requests[index]!),
-          metadata,
-          callOptions,
-          (err, response) => {
-            if (err) countError(errors, err, errorExamples);
-            else answers.check(index, response);
-            resolve();
-          },
-        );
+        channel.send(index, callOptions, (err, response) => {
+          if (err) countError(errors, err, errorExamples);
+          else answers.check(index, response);
+          resolve();
+        });
       });
     }
   };
   try {
     await Promise.all(
-      Array.from({ length: options.concurrency }, (_, k) => caller(clients[k % clients.length]!)),
+      Array.from({ length: options.concurrency }, (_, k) => caller(channels[k % channels.length]!)),
     );
   } finally {
-    for (const c of clients) c.close();
+    for (const c of channels) c.close();
   }
   return {
     calls: options.requests.length,

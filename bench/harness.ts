@@ -52,7 +52,7 @@ import {
   readRelationships,
   writeDatasetFiles,
 } from "./dataset-files.js";
-import { type GrpcBenchResult, runGrpcBench } from "./grpc-bench.js";
+import { type GrpcBenchResult, methodLabel, runGrpcBench } from "./grpc-bench.js";
 import {
   evaluateGoals,
   type Goal,
@@ -315,7 +315,7 @@ function markdownTable(header: readonly string[], rows: readonly string[][]): st
 
 function grpcRows(grpc: GrpcBenchResult): string[][] {
   return grpc.summaries.map((s) => [
-    s.method === "check" ? "Check" : "CheckBulk ×100",
+    methodLabel(s.method),
     String(s.concurrency),
     String(s.workers),
     cell(s.trellis?.callsPerSecond),

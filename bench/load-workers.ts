@@ -77,13 +77,25 @@ export async function runInWorkers<O, R>(
     await Promise.all(ready);
     hooks.onReady?.();
     for (const child of children) child.send({ type: "start" } satisfies ToWorker<O>);
-    if (hooks.onWindowStart !== undefined) {
-      timers.push(setTimeout(hooks.onWindowStart, timing.warmupMs));
-    }
-    if (hooks.onWindowEnd !== undefined) {
-      timers.push(setTimeout(hooks.onWindowEnd, timing.warmupMs + timing.durationMs));
-    }
-    return await Promise.all(results);
+    let windowStarted = false;
+    let windowEnded = false;
+    timers.push(
+      setTimeout(() => {
+        windowStarted = true;
+        hooks.onWindowStart?.();
+      }, timing.warmupMs),
+    );
+    const endWindow = () => {
+      if (windowEnded) return;
+      windowEnded = true;
+      hooks.onWindowEnd?.();
+    };
+    timers.push(setTimeout(endWindow, timing.warmupMs + timing.durationMs));
+    const figures = await Promise.all(results);
+    // On a busy machine the workers' figures can arrive before this process's timer fires: the
+    // window is over then, so it ends now rather than never.
+    if (windowStarted) endWindow();
+    return figures;
   } finally {
     for (const t of timers) clearTimeout(t);
     for (const child of children) {
