@@ -3,7 +3,7 @@
  * engine. Unknown types and members are the engine's FAILED_PRECONDITION; malformed input is
  * INVALID_ARGUMENT naming the field.
  */
-import { invalidArgument, TrellisError } from "../core/errors.js";
+import { TrellisError } from "../core/errors.js";
 import type { CheckBulkItem, Engine } from "../engine/engine.js";
 import type {
   CheckBulkRequest,
@@ -37,7 +37,7 @@ import {
 } from "../wire/trellis-v1.js";
 import { itemFailure } from "./errors.js";
 import type { RequestPipeline } from "./request-pipeline.js";
-import type { ServerLimits } from "./server-limits.js";
+import { checkWithinLimit, type ServerLimits } from "./server-limits.js";
 
 const SERVICE = "PermissionService";
 
@@ -72,12 +72,7 @@ export function permissionService(
     checkBulk: pipeline.unary<CheckBulkRequest, CheckBulkResponse>(
       `${SERVICE}/CheckBulk`,
       async (req, ctx) => {
-        if (req.items.length > limits.maxChecksPerBulk) {
-          throw invalidArgument(
-            `${req.items.length} items exceed the limit of ${limits.maxChecksPerBulk} per CheckBulk`,
-            "items",
-          );
-        }
+        checkWithinLimit(req.items.length, limits.maxChecksPerBulk, "items", "items", "CheckBulk");
         const consistency = consistencyFromRequest(req.consistency);
         // A malformed item is that item's error; the others are still answered.
         const parsed = req.items.map((item, i) => parseBulkItem(item, `items[${i}]`));

@@ -37,7 +37,7 @@ import {
 } from "../wire/trellis-v1.js";
 import { withTrailers } from "./errors.js";
 import type { RequestPipeline } from "./request-pipeline.js";
-import type { ServerLimits } from "./server-limits.js";
+import { checkWithinLimit, type ServerLimits } from "./server-limits.js";
 import type { ServerMetrics } from "./server-metrics.js";
 import { estimatedBytes, MAX_STREAM_MESSAGE_BYTES, watchChanges } from "./watch-changes.js";
 
@@ -60,12 +60,12 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
   const ops = new Operations(engine);
 
   const preconditionsOf = (list: WriteRequest["preconditions"]): Precondition[] => {
-    if (list.length > limits.maxPreconditionsPerWrite) {
-      throw invalidArgument(
-        `${list.length} preconditions exceed the limit of ${limits.maxPreconditionsPerWrite}`,
-        "preconditions",
-      );
-    }
+    checkWithinLimit(
+      list.length,
+      limits.maxPreconditionsPerWrite,
+      "preconditions",
+      "preconditions",
+    );
     return list.map((p, i) => preconditionFromRequest(p, `preconditions[${i}]`));
   };
 
@@ -74,12 +74,13 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
       if (req.updates.length === 0) {
         throw invalidArgument("a write needs at least one update", "updates");
       }
-      if (req.updates.length > limits.maxUpdatesPerWrite) {
-        throw invalidArgument(
-          `${req.updates.length} updates exceed the limit of ${limits.maxUpdatesPerWrite} per write`,
-          "updates",
-        );
-      }
+      checkWithinLimit(
+        req.updates.length,
+        limits.maxUpdatesPerWrite,
+        "updates",
+        "updates",
+        "write",
+      );
       ctx.audit({ updates: req.updates.length, preconditions: req.preconditions.length });
       const preconditions = preconditionsOf(req.preconditions);
       const mutations = req.updates.map((u, i) =>
@@ -155,12 +156,13 @@ export function relationshipService(deps: RelationshipServiceDeps): Relationship
         try {
           for await (const message of requests) {
             const n = message.relationships.length;
-            if (n > limits.maxRelationshipsPerImportMessage) {
-              throw invalidArgument(
-                `${n} relationships exceed the limit of ${limits.maxRelationshipsPerImportMessage} per Import message`,
-                "relationships",
-              );
-            }
+            checkWithinLimit(
+              n,
+              limits.maxRelationshipsPerImportMessage,
+              "relationships",
+              "relationships",
+              "Import message",
+            );
             if (n > 0) {
               const relationships = message.relationships.map((r, i) =>
                 relationshipFromRequest(r, `relationships[${i}]`, limits.maxCaveatContextBytes),

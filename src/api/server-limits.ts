@@ -3,6 +3,7 @@
  * else. Request-size limits follow SpiceDB's defaults so that a client written for one server
  * fits the other.
  */
+import { invalidArgument } from "../core/errors.js";
 
 export interface ServerLimits {
   /** Most updates one Write may carry; more is INVALID_ARGUMENT (as SpiceDB). Default 1000. */
@@ -80,6 +81,25 @@ const MAXIMUM: { readonly [K in keyof ServerLimits]: number } = {
 };
 
 /** Defaults merged with `overrides`; a TypeError names the first bad limit. */
+/**
+ * INVALID_ARGUMENT when a request carries more of something than a limit allows:
+ * `1200 updates exceed the limit of 1000 per write`, naming `field`.
+ */
+export function checkWithinLimit(
+  count: number,
+  max: number,
+  what: string,
+  field: string,
+  per?: string,
+): void {
+  if (count > max) {
+    throw invalidArgument(
+      `${count} ${what} exceed the limit of ${max}${per === undefined ? "" : ` per ${per}`}`,
+      field,
+    );
+  }
+}
+
 export function resolveServerLimits(overrides: Partial<ServerLimits> = {}): ServerLimits {
   if (overrides === null || typeof overrides !== "object") {
     throw new TypeError("limits must be an object");

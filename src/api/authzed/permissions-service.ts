@@ -17,7 +17,7 @@ import {
   typeName,
 } from "../../wire/trellis-v1.js";
 import type { CallContext } from "../request-pipeline.js";
-import type { ServerLimits } from "../server-limits.js";
+import { checkWithinLimit, type ServerLimits } from "../server-limits.js";
 import type { StreamWriter } from "../stream-writer.js";
 import {
   consistencyFromAuthzed,
@@ -56,13 +56,7 @@ export function checkBulk(
   ctx: CallContext,
 ) => Promise<v1.CheckBulkPermissionsResponse> {
   return async (req, ctx) => {
-    const max = deps.limits.maxChecksPerBulk;
-    if (req.items.length > max) {
-      throw invalidArgument(
-        `${req.items.length} items exceed the limit of ${max} per call`,
-        "items",
-      );
-    }
+    checkWithinLimit(req.items.length, deps.limits.maxChecksPerBulk, "items", "items", "call");
     // A malformed item is that item's error; the others are still answered.
     const items = req.items.map((item, i) => bulkItem(item, `items[${i}]`));
     const { results, zookie } = await deps.operations.checkBulk(
@@ -121,10 +115,13 @@ export function importBulk(
     let loaded = 0;
     try {
       for await (const message of requests) {
-        const n = message.relationships.length;
-        if (n > max) {
-          throw invalidArgument(`${n} relationships exceed the limit of ${max} per message`);
-        }
+        checkWithinLimit(
+          message.relationships.length,
+          max,
+          "relationships",
+          "relationships",
+          "message",
+        );
         const relationships = message.relationships.map((r, i) =>
           relationshipFromAuthzed(r, `relationships[${i}]`, deps.limits.maxCaveatContextBytes),
         );
@@ -185,12 +182,12 @@ export function permissionsService(
   const { operations, limits } = deps;
 
   const preconditionsOf = (list: readonly v1.Precondition[]) => {
-    if (list.length > limits.maxPreconditionsPerWrite) {
-      throw invalidArgument(
-        `${list.length} preconditions exceed the limit of ${limits.maxPreconditionsPerWrite}`,
-        "optional_preconditions",
-      );
-    }
+    checkWithinLimit(
+      list.length,
+      limits.maxPreconditionsPerWrite,
+      "preconditions",
+      "optional_preconditions",
+    );
     return list.map((p, i) => preconditionFromAuthzed(p, `optional_preconditions[${i}]`));
   };
 
@@ -321,12 +318,13 @@ export function permissionsService(
     writeRelationships: calls.unary<v1.WriteRelationshipsRequest, v1.WriteRelationshipsResponse>(
       "WriteRelationships",
       async (req, ctx) => {
-        if (req.updates.length > limits.maxUpdatesPerWrite) {
-          throw invalidArgument(
-            `${req.updates.length} updates exceed the limit of ${limits.maxUpdatesPerWrite} per write`,
-            "updates",
-          );
-        }
+        checkWithinLimit(
+          req.updates.length,
+          limits.maxUpdatesPerWrite,
+          "updates",
+          "updates",
+          "write",
+        );
         ctx.audit({
           updates: req.updates.length,
           preconditions: req.optionalPreconditions.length,
