@@ -202,10 +202,11 @@ export class Engine {
   readonly #indexTenants: boolean;
   readonly #budget: number;
   readonly #storeCache: AdjacencyCache;
-  /** Mirrors loading or loaded, with when each was last read. */
+  /**
+   * Mirrors loading or loaded, with when each was last read. A loaded one has its `index`, so
+   * that the common read needs no await to find its snapshot.
+   */
   readonly #mirrors = new Map<TenantId, { mirror: TenantMirror; lastUsed: number }>();
-  /** Mirrors done loading, so that the common read needs no await to find its snapshot. */
-  readonly #loaded = new Map<TenantId, TenantMirror>();
   /** Tenants found too large for the budget, until when they are not tried again. */
   readonly #refused = new Map<TenantId, number>();
   /** The last view handed out per tenant: reads within one revision share it (and its zookie). */
@@ -289,7 +290,7 @@ export class Engine {
   indexStats(): IndexStats {
     const tenants = new Map<TenantId, { bytes: number; live: number }>();
     let bytes = 0;
-    for (const [tenant, mirror] of this.#loaded) {
+    for (const [tenant, { mirror }] of this.#mirrors) {
       const index = mirror.index;
       if (index === undefined) continue;
       const b = index.bytes;
@@ -386,17 +387,18 @@ export class Engine {
       }),
     );
     this.#mirrors.set(tenant, { mirror, lastUsed: now });
-    mirror.ready.then(
-      () => {
-        if (this.#mirrors.get(tenant)?.mirror === mirror) this.#loaded.set(tenant, mirror);
-      },
-      () => {
-        if (this.#mirrors.get(tenant)?.mirror !== mirror) return;
-        this.#mirrors.delete(tenant);
-        if (mirror.state === "refused") this.#refused.set(tenant, this.#clock.now() + REFUSAL_MS);
-      },
-    );
+    mirror.ready.catch(() => {
+      if (this.#mirrors.get(tenant)?.mirror !== mirror) return;
+      this.#mirrors.delete(tenant);
+      if (mirror.state === "refused") this.#refused.set(tenant, this.#clock.now() + REFUSAL_MS);
+    });
     return mirror;
+  }
+
+  /** The tenant's mirror when it is done loading (has its index); else undefined. */
+  #loadedMirror(tenant: TenantId): TenantMirror | undefined {
+    const mirror = this.#mirrors.get(tenant)?.mirror;
+    return mirror?.index !== undefined ? mirror : undefined;
   }
 
   /** Evicts the least recently used other tenants while the indexes exceed the budget. */
@@ -424,7 +426,6 @@ export class Engine {
     if (known === undefined) return 0;
     const bytes = known.mirror.index?.bytes ?? 0;
     this.#mirrors.delete(tenant);
-    this.#loaded.delete(tenant);
     this.#views.delete(tenant);
     this.#evictions++;
     void known.mirror.close().catch(() => {});
@@ -454,12 +455,12 @@ export class Engine {
 
   /** The `minimize_latency` view, when the mirror is loaded and current enough; else undefined. */
   #quickView(tenant: TenantId): ReadView | undefined {
-    const mirror = this.#loaded.get(tenant);
-    if (mirror === undefined || this.#closed) return undefined;
     const known = this.#mirrors.get(tenant);
-    if (known !== undefined) known.lastUsed = this.#clock.now();
+    if (known === undefined || known.mirror.index === undefined || this.#closed) return undefined;
+    known.lastUsed = this.#clock.now();
+    const mirror = known.mirror;
     const revision = mirror.optimizedRevision(this.#options.maxStalenessMs);
-    if (mirror.revision < revision || mirror.index === undefined) return undefined;
+    if (mirror.revision < revision) return undefined;
     return this.#viewAt(tenant, mirror, revision);
   }
 
@@ -606,17 +607,15 @@ export class Engine {
     throw invalidArgument("unknown consistency", "consistency");
   }
 
-  /** The caveat budgets one request gets: `check` and friends make one meter per call. */
-  caveatMeter(): CaveatMeter {
-    return new CaveatMeter(this.#caveatLimits);
-  }
+  /** The caveat budgets of one request, made only when it meets a caveat. */
+  readonly #newCaveatMeter = (): CaveatMeter => new CaveatMeter(this.#caveatLimits);
 
   /** One request's evaluator; `meter` shares the request's caveat budget among several. */
   #evaluator(
     view: Snapshot,
     context: CaveatContext | undefined,
     trace = false,
-    meter = this.caveatMeter(),
+    meter: CaveatMeter | (() => CaveatMeter) = this.#newCaveatMeter,
   ): Evaluator {
     if (context !== undefined) checkContextLimits(context, "context");
     return new Evaluator(view, {
@@ -687,7 +686,7 @@ export class Engine {
 
   #checkItems(view: ReadView, items: readonly CheckBulkItem[]): CheckBulkResult[] {
     const evaluators = new Map<string, Evaluator>();
-    const meter = this.caveatMeter();
+    const meter = this.#newCaveatMeter();
     return items.map((item): CheckBulkResult => {
       try {
         const ctxKey = item.context === undefined ? "" : JSON.stringify(item.context);
@@ -968,7 +967,7 @@ export class Engine {
     tenant: TenantId,
     consistency: Consistency = "fully_consistent",
   ): Promise<{ text: string; zookie: Zookie }> {
-    const revision = await this.#revisionFor(tenant, this.#loaded.get(tenant), consistency);
+    const revision = await this.#revisionFor(tenant, this.#loadedMirror(tenant), consistency);
     const stored = await this.store.readSchema(tenant, revision);
     if (stored === undefined) throw new TrellisError("NOT_FOUND", `tenant ${tenant} has no schema`);
     return { text: stored.text, zookie: this.#zookies.encode(tenant, revision) };
@@ -976,7 +975,7 @@ export class Engine {
 
   /** The schema at head, compiled; FAILED_PRECONDITION when the tenant has none. */
   async #headSchema(tenant: TenantId): Promise<EngineSchema> {
-    const mirror = this.#loaded.get(tenant);
+    const mirror = this.#loadedMirror(tenant);
     let schema: EngineSchema | undefined;
     if (mirror?.index !== undefined) {
       await mirror.catchUp();
@@ -1061,7 +1060,6 @@ export class Engine {
     if (this.#gcTimer !== undefined) clearInterval(this.#gcTimer);
     const mirrors = [...this.#mirrors.values()];
     this.#mirrors.clear();
-    this.#loaded.clear();
     this.#views.clear();
     await Promise.all(mirrors.map(({ mirror }) => mirror.close().catch(() => {})));
     await this.#gcRunning;

@@ -48,8 +48,11 @@ export interface EvaluatorOptions {
   readonly now: number;
   /** Caveat context from the request; tuple context wins for the same parameter. */
   readonly context?: CaveatContext;
-  /** Counts the request's caveat cost; omitted, each evaluation has only its own budget. */
-  readonly caveatMeter?: CaveatMeter;
+  /**
+   * Counts the request's caveat cost: a meter shared with other evaluators, or a factory called
+   * at the first caveat (most checks meet none). Omitted, each evaluation has only its own budget.
+   */
+  readonly caveatMeter?: CaveatMeter | (() => CaveatMeter);
   /** Shared across requests; omitted, only the per-evaluator memo is used. */
   readonly cache?: ResultCache;
   /** Record the tree of sub-problems visited (debugging: why is this allowed?). */
@@ -106,6 +109,7 @@ export class Evaluator {
   #neg = 0;
 
   #trace: TraceNode[] | undefined;
+  #caveatMeter: CaveatMeter | undefined;
 
   constructor(snapshot: Snapshot, options: EvaluatorOptions) {
     this.#snapshot = snapshot;
@@ -305,6 +309,14 @@ export class Evaluator {
     if (v.expiresAt < this.#validUntil[depth]!) this.#validUntil[depth] = v.expiresAt;
   }
 
+  /** The request's caveat meter, made at the first caveat when the options give a factory. */
+  #meter(): CaveatMeter | undefined {
+    const given = this.#options.caveatMeter;
+    if (typeof given !== "function") return given;
+    this.#caveatMeter ??= given();
+    return this.#caveatMeter;
+  }
+
   #tupleCondition(v: TupleVersion): Outcome {
     this.#noteExpiration(v);
     const depth = this.#stackKeys.length - 1;
@@ -318,12 +330,7 @@ export class Evaluator {
         `caveat '${ref.name}' of a stored relationship is not in the schema`,
       );
     }
-    const result = evaluateCaveat(
-      caveat,
-      ref.context,
-      this.#options.context,
-      this.#options.caveatMeter,
-    );
+    const result = evaluateCaveat(caveat, ref.context, this.#options.context, this.#meter());
     if (result.kind === "true") return ALLOW;
     if (result.kind === "false") return DENY;
     return conditional(result.missing);
